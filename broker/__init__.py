@@ -1,0 +1,1 @@
+"""OpenAlgo's broker plugin namespace (only ``broker.mstock`` lives in this project)."""

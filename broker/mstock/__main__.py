@@ -1,0 +1,7 @@
+"""``python -m broker.mstock``: run the command-line interface."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""Where exceptions become OpenAlgo's return shapes: the only place that does it.
+
+OpenAlgo's services expect tuples and dicts, not exceptions (contract 4.2, 5, 7, 8). The
+facade functions raise :class:`MStockError` subclasses freely; the decorators here turn
+them into the shape each contract function owes its caller, with an HTTP-like status
+chosen by what went wrong, and log each failure once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..host import get_logger
+from .errors import (
+    ApiKeyRejected,
+    AuthError,
+    ConfigError,
+    MStockError,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+    RequestTimeout,
+    ServerUnavailable,
+    SessionExpired,
+    ValidationError,
+)
+
+log = get_logger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Most specific first: the first matching class decides the status.
+_STATUS_BY_ERROR: tuple[tuple[type[MStockError], int], ...] = (
+    (ConfigError, 500),
+    (ValidationError, 400),
+    (SessionExpired, 401),
+    (ApiKeyRejected, 403),
+    (AuthError, 401),
+    (NotFound, 404),
+    (RateLimited, 429),
+    (RequestTimeout, 504),
+    (OutcomeUnknown, 504),
+    (ServerUnavailable, 502),
+)
+
+
+def status_for(exc: MStockError) -> int:
+    """The HTTP status OpenAlgo should relay for ``exc`` (400 for plain rejections)."""
+    for cls, status in _STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return status
+    if exc.__class__.__name__ in ("NetworkError", "BadResponse"):
+        return 502
+    return 400
+
+
+def error_body(exc: MStockError) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": "error", "message": str(exc)}
+    if exc.code:
+        body["code"] = exc.code
+    return body
+
+
+@dataclass(frozen=True)
+class BrokerResponse:
+    """The ``res`` of OpenAlgo's ``(res, response_data, orderid)`` tuples.
+
+    OpenAlgo reads ``res.status`` (and ``status_code`` in the margin service); 200 is
+    the only success. This is a plain result object, not an imitation HTTP response.
+    """
+
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+
+def _report(func_name: str, exc: MStockError) -> None:
+    log.warning("%s failed: %s (%s)", func_name, exc, type(exc).__name__)
+
+
+def returns_order_tuple(func: F) -> F:
+    """For ``place_order_api``-shaped functions: errors become ``(BrokerResponse(non-200), {...}, None)``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return func(*args, **kwargs)
+        except MStockError as exc:
+            _report(func.__name__, exc)
+            body = error_body(exc)
+            return BrokerResponse(status_for(exc), body), body, None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def returns_dict_status(func: F) -> F:
+    """For ``modify_order``/``cancel_order``/``close_all_positions``: errors become ``({...}, status)``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return func(*args, **kwargs)
+        except MStockError as exc:
+            _report(func.__name__, exc)
+            return error_body(exc), status_for(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def returns_error_dict(func: F) -> F:
+    """For the book fetchers: errors become ``{"status": "error", "message": ...}`` (contract 4.2)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return func(*args, **kwargs)
+        except MStockError as exc:
+            _report(func.__name__, exc)
+            return error_body(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def returns_empty_dict(func: F) -> F:
+    """For ``get_margin_data``: any failure becomes ``{}``, OpenAlgo's "session is dead" signal."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return func(*args, **kwargs)
+        except MStockError as exc:
+            _report(func.__name__, exc)
+            return {}
+
+    return wrapper  # type: ignore[return-value]
+
+
+def returns_response_pair(func: F) -> F:
+    """For ``calculate_margin_api``: errors become ``(BrokerResponse(non-200), {...})``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return func(*args, **kwargs)
+        except MStockError as exc:
+            _report(func.__name__, exc)
+            body = error_body(exc)
+            return BrokerResponse(status_for(exc), body), body
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,245 @@
+"""The one seam between this package and whatever hosts it.
+
+Inside OpenAlgo (its ``database``, ``utils`` and ``extensions`` packages importable) the
+plugin uses OpenAlgo's symbol cache and ``symtoken`` table, its ``auth`` table for the
+stored session, and its socketio for progress events. Standalone (the CLI, the demo, the
+tests) it uses this project's SQLite symbol store, the CLI's session file and logging.
+
+No other module imports OpenAlgo, and no other module knows which mode it is in.
+``MSTOCK_HOST=openalgo|standalone`` overrides the detection.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .database.records import SymbolRecord
+from .redact import guard_logger, register_secret
+
+BROKER_NAME = "mstock"
+_OPENALGO_MODULES = ("database.token_db", "database.symbol", "database.auth_db", "utils.logging", "extensions")
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The logger for a module, with the secret filter attached.
+
+    OpenAlgo's ``utils.logging.get_logger`` is ``logging.getLogger`` behind its root
+    configuration, so a stdlib logger of the same name lands in OpenAlgo's handlers when
+    hosted, and this stays free of import-time host detection.
+    """
+    return guard_logger(logging.getLogger(name))
+
+
+log = get_logger(__name__)
+
+_detect_lock = threading.Lock()
+_detected: bool | None = None
+
+
+def in_openalgo() -> bool:
+    """True when running inside an OpenAlgo process (cached after the first call)."""
+    forced = os.environ.get("MSTOCK_HOST", "").strip().lower()
+    if forced in ("openalgo", "standalone"):
+        return forced == "openalgo"
+    global _detected
+    with _detect_lock:
+        if _detected is None:
+            _detected = all(_module_available(m) for m in _OPENALGO_MODULES)
+        return _detected
+
+
+def _module_available(dotted: str) -> bool:
+    parent = dotted.split(".", 1)[0]
+    try:
+        if importlib.util.find_spec(parent) is None:
+            return False
+        return importlib.util.find_spec(dotted) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def reset_for_tests() -> None:
+    """Forget the cached host detection and standalone store (tests only)."""
+    global _detected
+    with _detect_lock:
+        _detected = None
+    _symbols_cache.clear()
+
+
+# ------------------------------------------------------------------ symbol lookups
+
+
+class SymbolLookup(Protocol):
+    """What the rest of the package may ask about instruments (OpenAlgo exchange codes)."""
+
+    def get_token(self, symbol: str, exchange: str) -> str | None: ...
+    def get_br_symbol(self, symbol: str, exchange: str) -> str | None: ...
+    def get_oa_symbol(self, brsymbol: str, exchange: str) -> str | None: ...
+    def get_symbol(self, token: str, exchange: str) -> str | None: ...
+    def get_brexchange(self, symbol: str, exchange: str) -> str | None: ...
+    def get_symbol_info(self, symbol: str, exchange: str) -> SymbolRecord | None: ...
+    def get_record_by_token(self, token: str, exchange: str) -> SymbolRecord | None: ...
+    def search(self, query: str, exchange: str | None = None, limit: int = 50) -> list[SymbolRecord]: ...
+
+
+class _OpenAlgoSymbols:
+    """OpenAlgo's cached ``database.token_db`` lookups (contract 10.5)."""
+
+    def __init__(self) -> None:
+        self._db = importlib.import_module("database.token_db")
+
+    def get_token(self, symbol: str, exchange: str) -> str | None:
+        token = self._db.get_token(symbol, exchange)
+        return None if token is None else str(token)
+
+    def get_br_symbol(self, symbol: str, exchange: str) -> str | None:
+        return self._db.get_br_symbol(symbol, exchange)
+
+    def get_oa_symbol(self, brsymbol: str, exchange: str) -> str | None:
+        return self._db.get_oa_symbol(brsymbol, exchange)
+
+    def get_symbol(self, token: str, exchange: str) -> str | None:
+        return self._db.get_symbol(str(token), exchange)
+
+    def get_brexchange(self, symbol: str, exchange: str) -> str | None:
+        return self._db.get_brexchange(symbol, exchange)
+
+    def get_symbol_info(self, symbol: str, exchange: str) -> SymbolRecord | None:
+        info = self._db.get_symbol_info(symbol, exchange)
+        return None if info is None else SymbolRecord.from_row(info)
+
+    def get_record_by_token(self, token: str, exchange: str) -> SymbolRecord | None:
+        symbol = self.get_symbol(str(token), exchange)
+        return None if symbol is None else self.get_symbol_info(symbol, exchange)
+
+    def search(self, query: str, exchange: str | None = None, limit: int = 50) -> list[SymbolRecord]:
+        rows = self._db.search_symbols(query, exchange, limit) or []
+        return [SymbolRecord.from_row(_AttrRow(r) if isinstance(r, dict) else r) for r in rows][:limit]
+
+
+@dataclass
+class _AttrRow:
+    values: dict = field(default_factory=dict)
+
+    def __getattr__(self, item: str) -> Any:
+        try:
+            return self.values[item]
+        except KeyError:
+            raise AttributeError(item) from None
+
+
+_symbols_cache: dict[str, SymbolLookup] = {}
+_symbols_lock = threading.Lock()
+
+
+def symbols() -> SymbolLookup:
+    """The instrument lookups of the current host."""
+    if in_openalgo():
+        key = "openalgo"
+    else:
+        from . import config
+
+        key = config.settings().database_url
+    with _symbols_lock:
+        lookup = _symbols_cache.get(key)
+        if lookup is None:
+            if key == "openalgo":
+                lookup = _OpenAlgoSymbols()
+            else:
+                from .database.symbol_store import get_store
+
+                lookup = get_store(key)
+            _symbols_cache[key] = lookup
+        return lookup
+
+
+def replace_symbol_table(rows: Sequence[tuple], *, expected_columns: Sequence[str]) -> int:
+    """Atomically replace every ``symtoken`` row with ``rows``; return the count stored.
+
+    Rows are tuples in ``expected_columns`` order (``records.SYMTOKEN_COLUMNS``). Either
+    the whole new set becomes visible at once, or (on any failure) the old set stays.
+    """
+    if in_openalgo():
+        return _replace_openalgo_symtoken(rows, expected_columns)
+    lookup = symbols()
+    return lookup.replace_all(rows)  # type: ignore[attr-defined]
+
+
+def _replace_openalgo_symtoken(rows: Sequence[tuple], columns: Sequence[str]) -> int:
+    symbol_db = importlib.import_module("database.symbol")
+    table = symbol_db.SymToken.__table__
+    mappings = [dict(zip(columns, row)) for row in rows]
+    # One transaction: readers keep seeing the old rows until commit (contract 10.1
+    # says delete-then-insert; upstream-review D15 is what happens when it is two steps).
+    with symbol_db.engine.begin() as connection:
+        connection.execute(table.delete())
+        for start in range(0, len(mappings), 20_000):
+            connection.execute(table.insert(), mappings[start : start + 20_000])
+    try:
+        symbol_db.db_session.remove()
+    except AttributeError:
+        pass
+    return len(mappings)
+
+
+# ------------------------------------------------------------------ stored session
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    access_token: str = field(repr=False)
+    feed_token: str | None = field(repr=False, default=None)
+    user: str | None = None
+
+
+def stored_session(user: str | None = None) -> StoredSession | None:
+    """The mStock session saved by the host, for background jobs with no ``auth`` argument.
+
+    Hosted: the token of ``user`` or, if none is given, of the single non-revoked
+    ``mstock`` row of OpenAlgo's ``auth`` table (never ``LOGIN_USERNAME``, which is unset;
+    upstream-review D16). Standalone: the CLI's saved session.
+    """
+    if in_openalgo():
+        auth_db = importlib.import_module("database.auth_db")
+        name = user
+        if name is None:
+            row = auth_db.Auth.query.filter_by(broker=BROKER_NAME, is_revoked=False).first()
+            if row is None:
+                return None
+            name = row.name
+        token = auth_db.get_auth_token(name, bypass_cache=True)
+        if not token:
+            return None
+        feed = auth_db.get_feed_token(name) if hasattr(auth_db, "get_feed_token") else None
+        register_secret(token, feed)
+        return StoredSession(access_token=token, feed_token=feed, user=name)
+
+    from . import config
+    from .api import session_store
+
+    settings = config.settings()
+    saved = session_store.load(settings.session_file, client_code=settings.client_code, base_url=settings.base_url)
+    if saved is None:
+        return None
+    return StoredSession(access_token=saved.access_token, feed_token=saved.feed_token, user=saved.client_code)
+
+
+# ------------------------------------------------------------------ events
+
+
+def notify(event: str, payload: dict[str, Any]) -> None:
+    """Report progress or a result to the user (socketio toast when hosted, log otherwise)."""
+    if in_openalgo():
+        extensions = importlib.import_module("extensions")
+        extensions.socketio.emit(event, payload)
+        return
+    level = logging.WARNING if payload.get("status") == "error" else logging.INFO
+    log.log(level, "%s: %s", event, payload.get("message", payload))
+

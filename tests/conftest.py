@@ -1,0 +1,56 @@
+"""Test isolation: every test gets its own configuration, stores and limiter.
+
+No test needs credentials or a network: unit tests mock HTTP with ``responses`` (an
+unregistered URL raises ``ConnectionError``), end-to-end tests talk to the embedded
+sandbox on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import responses
+
+from broker.mstock import host, redact
+from broker.mstock.api import client as client_module
+from broker.mstock.api import ratelimit
+
+from .helpers import API_KEY, BASE_URL, CLIENT_CODE
+
+_OUR_VARIABLES = ("BROKER_API_KEY", "BROKER_API_SECRET", "DATABASE_URL", "REDIRECT_URL")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    for name in list(os.environ):
+        if name.startswith("MSTOCK_") or name in _OUR_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BROKER_API_KEY", CLIENT_CODE)
+    monkeypatch.setenv("BROKER_API_SECRET", API_KEY)
+    monkeypatch.setenv("MSTOCK_BASE_URL", BASE_URL)
+    monkeypatch.setenv("MSTOCK_HOST", "standalone")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'symbols.db'}")
+    monkeypatch.setenv("MSTOCK_SESSION_FILE", str(tmp_path / "session.json"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    # Unit tests must not sleep for the documented limits; tests of the limiter and the
+    # end-to-end suite install their own.
+    ratelimit.set_default_limiter(ratelimit.Unlimited())
+    yield
+    client_module.reset_clients()
+    host.reset_for_tests()
+    ratelimit.set_default_limiter(None)
+
+
+@pytest.fixture
+def mock_api():
+    """A ``responses`` mock of the mStock API; unregistered requests fail loudly."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def fresh_redactor():
+    redact.forget_secrets_for_tests()
+    yield
+    redact.forget_secrets_for_tests()
