@@ -34,10 +34,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(bearer\s+)[^\s,;'\"]+"), r"\1" + MASK),
     (re.compile(r"(?i)(x-privatekey['\"]?\s*[:=]\s*['\"]?)[^\s,;'\"}]+"), r"\1" + MASK),
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^,;'\"}]+"), r"\1" + MASK),
+    # key=value (query strings, .env lines) or "key": "value" (JSON); a bare "key: word"
+    # in prose is left alone so messages like "totp: wrong code" stay readable.
     (
         re.compile(
-            r"(?i)((?:access_token|api_key|apikey|jwttoken|feedtoken|refreshtoken|password|"
-            r"totp_secret|totp|otp|secret)['\"]?\s*[:=]\s*['\"]?)([^\s,;&'\"}]+)"
+            r"(?i)(\b(?:access_token|api_key|apikey|jwttoken|feedtoken|refreshtoken|password|"
+            r"totp_secret|totp|otp|secret)(?:=|['\"]\s*:\s*['\"]))([^\s,;&'\"}]+)"
         ),
         r"\1" + MASK,
     ),

@@ -34,6 +34,7 @@ from .errors import (
     BadResponse,
     ConfigError,
     MStockError,
+    MStockRejected,
     MStockTransient,
     NetworkError,
     OutcomeUnknown,
@@ -382,6 +383,12 @@ def parse_envelope(
     text = body.decode("utf-8", errors="replace").strip() if body else ""
     where = f"{route_name}: " if route_name else ""
 
+    if 300 <= http_status < 400:
+        # Redirects are never followed (they would carry X-PrivateKey to another host).
+        raise MStockRejected(
+            f"{where}unexpected redirect (HTTP {http_status}); not followed", http_status=http_status, route=route_name
+        )
+
     if not text:
         if http_status >= 400:
             cls = error_class_for(None, http_status)
@@ -438,7 +445,7 @@ def parse_envelope(
         if details:
             message = f"{message} {details}"
         status = payload.get("status") or http_status
-        raise error_class_for(None, status)(f"{where}{message}", http_status=http_status, route=route_name)
+        raise error_class_for(None, status)(message, http_status=http_status, route=route_name)
 
     flag = _status_flag(payload.get("status"))
     message = str(payload.get("message") or "").strip()
@@ -453,12 +460,11 @@ def parse_envelope(
             return Reply(_clean_data(payload.get("data")), message, http_status)
         raise BadResponse(f"{where}response without a recognisable status", http_status=http_status, route=route_name)
 
+    # The broker's own words are the message; the route travels in ``exc.route``.
     cls = error_class_for(code, http_status)
     if cls is RateLimited:
-        raise RateLimited(
-            f"{where}{message or 'rate limit exceeded'}", http_status=http_status, code=code, route=route_name
-        )
-    raise cls(f"{where}{message}" if message else None, http_status=http_status, code=code, route=route_name)
+        raise RateLimited(message or "rate limit exceeded", http_status=http_status, code=code, route=route_name)
+    raise cls(message or f"{where}HTTP {http_status}", http_status=http_status, code=code, route=route_name)
 
 
 # ---------------------------------------------------------------------- registry

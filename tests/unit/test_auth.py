@@ -1,0 +1,196 @@
+"""Login flows: TOTP, OTP, wrong password, wrong TOTP, expired API key, TOTP rollover."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pyotp
+import pytest
+import requests
+from responses import matchers
+
+from broker.mstock.api import auth_api, session_store
+from broker.mstock.api.errors import SessionExpired
+
+from ..helpers import ACCESS_TOKEN, API_KEY, CLIENT_CODE, FEED_TOKEN, PASSWORD, REQUEST_TOKEN, TOTP_SECRET, add_route, sent_json
+
+
+def test_totp_login_returns_trading_and_feed_tokens(mock_api):
+    add_route(
+        mock_api,
+        "auth.login",
+        case="ok",
+        match=[matchers.json_params_matcher({"clientcode": CLIENT_CODE, "password": PASSWORD, "totp": "", "state": ""})],
+    )
+    add_route(
+        mock_api,
+        "auth.verify_totp",
+        case="ok",
+        match=[
+            matchers.json_params_matcher({"refreshToken": REQUEST_TOKEN, "totp": "123456"}),
+            matchers.header_matcher({"X-PrivateKey": API_KEY, "X-Mirae-Version": "1"}),
+        ],
+    )
+    assert auth_api.authenticate_with_totp(PASSWORD, "123456") == (ACCESS_TOKEN, FEED_TOKEN, None)
+
+
+def test_login_sends_an_empty_totp_in_step_one(mock_api):
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    auth_api.authenticate_with_totp(PASSWORD, "654321")
+    assert sent_json(mock_api.calls[0])["totp"] == ""
+
+
+def test_base32_secret_instead_of_a_code_is_turned_into_the_current_code(mock_api):
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    token, _, error = auth_api.authenticate_with_totp(PASSWORD, TOTP_SECRET.lower())
+    assert (token, error) == (ACCESS_TOKEN, None)
+    assert sent_json(mock_api.calls[1])["totp"] == pyotp.TOTP(TOTP_SECRET).now()
+
+
+def test_wrong_password_reports_attempts_left(mock_api):
+    add_route(mock_api, "auth.login", case="wrong_password")
+    token, feed, error = auth_api.authenticate_with_totp("nope", "123456")
+    assert (token, feed) == (None, None)
+    assert error == "wrong client code or password: Invalid username or password. 9 attempts remaining [MA500]"
+
+
+def test_invalid_client_code_format(mock_api):
+    add_route(mock_api, "auth.login", case="invalid_input", status=400)
+    assert auth_api.authenticate_with_totp(PASSWORD, "123456")[2] == (
+        "mStock rejected the client code or password: Please provide valid clientcode and password. [400]"
+    )
+
+
+def test_wrong_totp_without_a_secret_is_reported(mock_api):
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="wrong_totp", status=400)
+    assert auth_api.authenticate_with_totp(PASSWORD, "000000") == (
+        None,
+        None,
+        "wrong TOTP code: check the authenticator's clock and enter the current 6-digit code",
+    )
+    assert len(mock_api.calls) == 2
+
+
+def test_totp_rollover_retries_once_with_a_fresh_code(mock_api, monkeypatch):
+    monkeypatch.setenv("MSTOCK_TOTP_SECRET", TOTP_SECRET)
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="wrong_totp", status=400)
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    stale = pyotp.TOTP(TOTP_SECRET).at(0)
+    assert auth_api.authenticate_with_totp(PASSWORD, stale) == (ACCESS_TOKEN, FEED_TOKEN, None)
+    assert [sent_json(c)["totp"] for c in mock_api.calls[1:]] == [stale, pyotp.TOTP(TOTP_SECRET).now()]
+
+
+def test_expired_api_key_is_explained(mock_api):
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="api_key_expired", status=403)
+    error = auth_api.authenticate_with_totp(PASSWORD, "123456")[2]
+    assert error.startswith("mStock API key rejected (expired, suspended or wrong BROKER_API_SECRET)")
+
+
+def test_ip_not_whitelisted_is_explained(mock_api):
+    add_route(
+        mock_api,
+        "auth.login",
+        {"status": False, "errorcode": "IA403", "message": "Primary and Secondary IP Address are not matching with current IP address."},
+        status=403,
+    )
+    error = auth_api.authenticate_with_totp(PASSWORD, "123456")[2]
+    assert error.startswith("mStock refused this machine's IP address")
+
+
+def test_network_down_is_a_specific_message(mock_api):
+    add_route(mock_api, "auth.login", requests.ConnectTimeout("connect timed out"))
+    error = auth_api.authenticate_with_totp(PASSWORD, "123456")[2]
+    assert error.startswith("could not reach mStock, try again")
+
+
+@pytest.mark.parametrize(("password", "totp", "message"), [("", "123456", "Password is required."), (PASSWORD, "", "TOTP code is required.")])
+def test_missing_form_fields(password, totp, message, mock_api):
+    assert auth_api.authenticate_with_totp(password, totp) == (None, None, message)
+    assert len(mock_api.calls) == 0
+
+
+def test_garbage_totp_is_rejected_before_sending(mock_api):
+    error = auth_api.authenticate_with_totp(PASSWORD, "12ab")[2]
+    assert error == "mStock login failed: TOTP must be the 6-digit code from your authenticator (or the base32 TOTP secret)"
+    assert len(mock_api.calls) == 0
+
+
+def test_missing_client_code_names_the_variable(mock_api, monkeypatch):
+    monkeypatch.delenv("BROKER_API_KEY")
+    error = auth_api.authenticate_with_totp(PASSWORD, "123456")[2]
+    assert "BROKER_API_KEY" in error
+    assert len(mock_api.calls) == 0
+
+
+def test_otp_flow(mock_api):
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(
+        mock_api,
+        "auth.session_token",
+        case="ok",
+        match=[matchers.json_params_matcher({"refreshToken": REQUEST_TOKEN, "otp": "123456"})],
+    )
+    request_token, message, error = auth_api.send_otp(PASSWORD)
+    assert (request_token, error) == (REQUEST_TOKEN, None)
+    assert message.startswith("Please enter the OTP")
+    assert auth_api.verify_otp("123456", request_token) == (ACCESS_TOKEN, FEED_TOKEN, None)
+
+
+def test_expired_otp(mock_api):
+    add_route(mock_api, "auth.session_token", case="otp_expired")
+    assert auth_api.verify_otp("123456", REQUEST_TOKEN) == (
+        None,
+        None,
+        "OTP rejected: Entered OTP has been expired. Please regenerate a new one & enter the same. [MA500]",
+    )
+
+
+def test_authenticate_broker_is_the_same_flow(mock_api):
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    assert auth_api.authenticate_broker(PASSWORD, "123456") == (ACCESS_TOKEN, FEED_TOKEN, None)
+
+
+def test_logout_calls_mstock(mock_api):
+    add_route(mock_api, "auth.logout", case="ok")
+    assert auth_api.logout(ACCESS_TOKEN) == (True, None)
+    assert mock_api.calls[0].request.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
+
+
+def test_logout_of_an_expired_session_succeeds(mock_api):
+    add_route(mock_api, "auth.logout", case="expired", status=401)
+    assert auth_api.logout(ACCESS_TOKEN) == (True, None)
+
+
+def test_headless_login_saves_a_private_session_and_reuses_it(mock_api, monkeypatch, tmp_path):
+    monkeypatch.setenv("MSTOCK_PASSWORD", PASSWORD)
+    monkeypatch.setenv("MSTOCK_TOTP_SECRET", TOTP_SECRET)
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    first = auth_api.login_headless()
+    second = auth_api.login_headless()
+    assert first == second
+    assert len(mock_api.calls) == 2
+    path = tmp_path / "session.json"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert auth_api.current_auth_token() == ACCESS_TOKEN
+    assert first.client_name == "RAHUL KUMAR"
+
+
+def test_headless_login_names_missing_variables(monkeypatch):
+    with pytest.raises(Exception) as caught:
+        auth_api.login_headless()
+    assert "MSTOCK_PASSWORD" in str(caught.value)
+    assert "MSTOCK_TOTP_SECRET" in str(caught.value)
+
+
+def test_current_token_without_a_session_says_what_to_do():
+    with pytest.raises(SessionExpired) as caught:
+        auth_api.current_auth_token()
+    assert "mstock-openalgo login" in str(caught.value)
