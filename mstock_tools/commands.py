@@ -1,0 +1,52 @@
+"""Sub-commands only the full project has: ``sandbox``, ``demo``, ``install``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    if importlib.util.find_spec("mstock_sandbox.cli") is not None:
+        from mstock_sandbox.cli import register as register_sandbox
+
+        register_sandbox(sub)
+
+    p = sub.add_parser(
+        "demo",
+        help="run the whole plugin end to end on the embedded sandbox (no configuration needed)",
+        description=(
+            "Starts the embedded mStock sandbox, logs in with a generated TOTP, downloads the master contract, "
+            "shows funds and quotes, places/modifies/cancels orders, runs a smart order, shows the books, "
+            "closes all positions and logs out. With --live it uses your .env against the real mStock API and "
+            "places no order unless --place-real-orders is also given."
+        ),
+    )
+    p.add_argument("--live", action="store_true", help="use the real mStock API from .env instead of the sandbox")
+    p.add_argument(
+        "--place-real-orders",
+        action="store_true",
+        help="with --live: really place, modify and cancel orders (real money!)",
+    )
+    p.add_argument("--master-size", type=int, default=4000, help="rows in the sandbox's generated instrument master")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("install", help="install this broker/mstock into an OpenAlgo checkout (with backup)")
+    p.add_argument("openalgo_path", help="path to the OpenAlgo checkout (the folder with app.py)")
+    p.add_argument("--uninstall", action="store_true", help="restore the broker/mstock that was there before")
+    p.add_argument("--python", help="the OpenAlgo environment's python, for the import check (default: auto-detect)")
+    p.set_defaults(func=_install)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(live=args.live, place_real_orders=args.place_real_orders, master_size=args.master_size)
+
+
+def _install(args: argparse.Namespace) -> int:
+    from .install import install, uninstall
+
+    if args.uninstall:
+        return uninstall(args.openalgo_path)
+    return install(args.openalgo_path, python=args.python)

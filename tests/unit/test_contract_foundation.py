@@ -1,0 +1,107 @@
+"""The names, parameters and tuple shapes OpenAlgo's core relies on (contract 0, 1, 2, 7)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..helpers import ACCESS_TOKEN, add_route
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _params(func) -> list[str]:
+    return list(inspect.signature(func).parameters)
+
+
+def test_auth_api_exports_what_brlogin_imports():
+    auth_api = importlib.import_module("broker.mstock.api.auth_api")
+    assert _params(auth_api.authenticate_with_totp) == ["password", "totp"]
+    assert callable(auth_api.authenticate_broker)
+
+
+def test_funds_exports_and_shapes(mock_api):
+    funds = importlib.import_module("broker.mstock.api.funds")
+    assert _params(funds.get_margin_data) == ["auth"]
+    assert _params(funds.test_auth_token) == ["auth"]
+    add_route(mock_api, "user.funds", case="ok")
+    result = funds.get_margin_data(ACCESS_TOKEN)
+    assert sorted(result) == ["availablecash", "collateral", "m2mrealized", "m2munrealized", "utiliseddebits"]
+    assert all(isinstance(v, str) and v.count(".") == 1 and len(v.split(".")[1]) == 2 for v in result.values())
+
+
+def test_login_failure_is_a_three_tuple_with_a_message(mock_api):
+    from broker.mstock.api.auth_api import authenticate_with_totp
+
+    add_route(mock_api, "auth.login", case="wrong_password")
+    token, feed, error = authenticate_with_totp("bad", "123456")
+    assert token is None and feed is None
+    assert error
+
+
+def test_plugin_json_declares_supported_exchanges():
+    plugin = json.loads((ROOT / "broker" / "mstock" / "plugin.json").read_text())
+    assert plugin["broker_type"] == "IN_stock"
+    assert plugin["leverage_config"] is False
+    assert plugin["supported_exchanges"] == ["NSE", "BSE", "NFO", "BFO", "CDS", "NSE_INDEX", "BSE_INDEX"]
+
+
+def test_no_gtt_module():
+    # OpenAlgo's test_pending_order_execution_service asserts only dhan and zerodha ship it.
+    assert not (ROOT / "broker" / "mstock" / "api" / "gtt_api.py").exists()
+
+
+def test_baseurl_for_keepalive():
+    baseurl = importlib.import_module("broker.mstock.api.baseurl")
+    assert baseurl.ROOT_URL.startswith("https://")
+
+
+MODULES = [
+    "broker.mstock",
+    "broker.mstock.api.auth_api",
+    "broker.mstock.api.funds",
+    "broker.mstock.api.client",
+    "broker.mstock.host",
+    "broker.mstock.config",
+]
+
+
+def test_importing_does_no_work_and_needs_no_environment(tmp_path):
+    """Contract 1.4: modules import with no login, no network and no environment."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    code = (
+        "import socket, sys\n"
+        "def refuse(*a, **k): raise AssertionError('network used at import time')\n"
+        "socket.socket.connect = refuse\n"
+        f"import importlib\nfor m in {MODULES!r}: importlib.import_module(m)\n"
+        "print('imported')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imported"
+    assert list(tmp_path.iterdir()) == []  # no database, session or log file created
+
+
+@pytest.mark.parametrize("module", ["broker/mstock"])
+def test_plugin_imports_only_itself_stdlib_and_declared_dependencies(module):
+    allowed = {
+        "requests", "urllib3", "pyotp", "dotenv", "pydantic", "pandas", "numpy", "websocket",
+        "broker",
+    }
+    stdlib = set(sys.stdlib_module_names)
+    offenders = []
+    for path in (ROOT / module).rglob("*.py"):
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("import ", "from ")) and not stripped.startswith("from ."):
+                top = stripped.split()[1].split(".")[0]
+                if top not in stdlib and top not in allowed and top != "__future__":
+                    offenders.append(f"{path.relative_to(ROOT)}: {stripped}")
+    assert offenders == []

@@ -1,0 +1,156 @@
+"""The host seam: detection, and delegation to OpenAlgo's modules when hosted."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from broker.mstock import host
+from broker.mstock.database.records import SYMTOKEN_COLUMNS, SymbolRecord
+
+FAKE_OPENALGO = {
+    "database/__init__.py": "",
+    "database/token_db.py": """
+        from dataclasses import dataclass
+
+        @dataclass
+        class SymbolData:
+            symbol: str = "SBIN"; brsymbol: str = "SBIN-EQ"; name: str = "STATE BANK"; exchange: str = "NSE"
+            brexchange: str = "NSE"; token: str = "3045"; expiry: str = ""; strike: float = 0.0; lotsize: int = 1
+            instrumenttype: str = "EQ"; tick_size: float = 0.05
+
+        def get_token(symbol, exchange): return 3045 if (symbol, exchange) == ("SBIN", "NSE") else None
+        def get_br_symbol(symbol, exchange): return "SBIN-EQ"
+        def get_oa_symbol(brsymbol, exchange): return "SBIN"
+        def get_symbol(token, exchange): return "SBIN" if token == "3045" else None
+        def get_brexchange(symbol, exchange): return "NSE"
+        def get_symbol_info(symbol, exchange): return SymbolData() if symbol == "SBIN" else None
+        def search_symbols(query, exchange=None, limit=50): return [SymbolData()]
+    """,
+    "database/symbol.py": """
+        CALLS = []
+
+        class _Table:
+            def delete(self): return ("delete",)
+            def insert(self): return ("insert",)
+
+        class SymToken:
+            __table__ = _Table()
+
+        class _Connection:
+            def execute(self, statement, params=None):
+                CALLS.append((statement[0], len(params) if params else 0))
+
+        class _Begin:
+            def __enter__(self): return _Connection()
+            def __exit__(self, *exc):
+                CALLS.append(("rollback",) if exc[0] else ("commit",))
+                return False
+
+        class _Engine:
+            def begin(self): return _Begin()
+
+        engine = _Engine()
+
+        class _Session:
+            def remove(self): CALLS.append(("session_removed",))
+
+        db_session = _Session()
+    """,
+    "database/auth_db.py": """
+        class _Row:
+            name = "trader1"
+
+        class _Query:
+            def filter_by(self, **kw):
+                assert kw == {"broker": "mstock", "is_revoked": False}
+                return self
+            def first(self): return _Row()
+
+        class Auth:
+            query = _Query()
+
+        def get_auth_token(name, bypass_cache=False):
+            return "stored-token-of-" + name if bypass_cache else None
+
+        def get_feed_token(name): return "feed-of-" + name
+    """,
+    "utils/__init__.py": "",
+    "utils/logging.py": "import logging\ndef get_logger(name): return logging.getLogger(name)\n",
+    "extensions.py": """
+        EMITTED = []
+
+        class _SocketIO:
+            def emit(self, event, payload): EMITTED.append((event, payload))
+
+        socketio = _SocketIO()
+    """,
+}
+
+
+@pytest.fixture
+def openalgo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for rel, text in FAKE_OPENALGO.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in [m for m in sys.modules if m.split(".")[0] in ("database", "utils", "extensions")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.delenv("MSTOCK_HOST")
+    host.reset_for_tests()
+    yield
+    for name in [m for m in sys.modules if m.split(".")[0] in ("database", "utils", "extensions")]:
+        sys.modules.pop(name, None)
+    host.reset_for_tests()
+
+
+def test_standalone_without_openalgo_modules(monkeypatch):
+    monkeypatch.delenv("MSTOCK_HOST")
+    host.reset_for_tests()
+    assert host.in_openalgo() is False
+
+
+def test_override_forces_the_mode(monkeypatch):
+    monkeypatch.setenv("MSTOCK_HOST", "openalgo")
+    assert host.in_openalgo() is True
+
+
+def test_detects_openalgo(openalgo):
+    assert host.in_openalgo() is True
+
+
+def test_lookups_delegate_to_openalgo_token_db(openalgo):
+    lookup = host.symbols()
+    assert lookup.get_token("SBIN", "NSE") == "3045"
+    assert lookup.get_token("XYZ", "NSE") is None
+    assert lookup.get_symbol("3045", "NSE") == "SBIN"
+    record = lookup.get_symbol_info("SBIN", "NSE")
+    assert record == SymbolRecord("SBIN", "SBIN-EQ", "STATE BANK", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)
+    assert lookup.get_record_by_token("3045", "NSE").brsymbol == "SBIN-EQ"
+
+
+def test_symtoken_replace_is_one_transaction(openalgo):
+    rows = [("SBIN", "SBIN-EQ", "SBI", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)] * 3
+    assert host.replace_symbol_table(rows, expected_columns=SYMTOKEN_COLUMNS) == 3
+    calls = sys.modules["database.symbol"].CALLS
+    assert calls == [("delete", 0), ("insert", 3), ("commit",), ("session_removed",)]
+
+
+def test_stored_session_uses_the_active_mstock_row_not_login_username(openalgo, monkeypatch):
+    monkeypatch.setenv("LOGIN_USERNAME", "someone-else")
+    session = host.stored_session()
+    assert (session.access_token, session.feed_token, session.user) == ("stored-token-of-trader1", "feed-of-trader1", "trader1")
+    assert "stored-token" not in repr(session)
+
+
+def test_notify_emits_on_socketio(openalgo):
+    host.notify("master_contract_download", {"status": "success", "message": "ok"})
+    assert sys.modules["extensions"].EMITTED == [("master_contract_download", {"status": "success", "message": "ok"})]
+
+
+def test_standalone_stored_session_is_none_without_login():
+    assert host.stored_session() is None
