@@ -12,7 +12,7 @@ import os
 import pytest
 import responses
 
-from broker.mstock import host, redact
+from broker.mstock import config, host, redact
 from broker.mstock.api import client as client_module
 from broker.mstock.api import ratelimit
 
@@ -33,6 +33,8 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'symbols.db'}")
     monkeypatch.setenv("MSTOCK_SESSION_FILE", str(tmp_path / "session.json"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    # A developer's own .env must not leak into tests through the CLI's dotenv loading.
+    monkeypatch.setattr(config, "_dotenv_loaded", True)
     # Unit tests must not sleep for the documented limits; tests of the limiter and the
     # end-to-end suite install their own.
     ratelimit.set_default_limiter(ratelimit.Unlimited())
