@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import json
@@ -98,10 +99,15 @@ def test_plugin_imports_only_itself_stdlib_and_declared_dependencies(module):
     stdlib = set(sys.stdlib_module_names)
     offenders = []
     for path in (ROOT / module).rglob("*.py"):
-        for line in path.read_text().splitlines():
-            stripped = line.strip()
-            if stripped.startswith(("import ", "from ")) and not stripped.startswith("from ."):
-                top = stripped.split()[1].split(".")[0]
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                tops = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
                 if top not in stdlib and top not in allowed and top != "__future__":
-                    offenders.append(f"{path.relative_to(ROOT)}: {stripped}")
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {top}")
     assert offenders == []
