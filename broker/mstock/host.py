@@ -70,7 +70,11 @@ def reset_for_tests() -> None:
     global _detected
     with _detect_lock:
         _detected = None
-    _symbols_cache.clear()
+    with _symbols_lock:
+        _symbols_cache.clear()
+    from .database.symbol_store import reset_stores
+
+    reset_stores()
 
 
 # ------------------------------------------------------------------ symbol lookups
