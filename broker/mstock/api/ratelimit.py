@@ -24,6 +24,12 @@ DOCUMENTED_LIMITS: dict[Category, tuple[tuple[int, float], ...]] = {
 }
 
 
+# Requests are counted here when sent but by mStock when they arrive; network jitter can
+# squeeze 31 sends of two neighbouring windows into one of the broker's seconds, and an
+# order refused with 429 is not retried. Every window is therefore widened by this much.
+DEFAULT_MARGIN_SECONDS = 0.1
+
+
 class RateLimiter:
     """Sliding-window limiter. ``clock``/``sleep`` are injectable for tests."""
 
@@ -31,10 +37,13 @@ class RateLimiter:
         self,
         limits: Mapping[Category, Sequence[tuple[int, float]]] = DOCUMENTED_LIMITS,
         *,
+        margin: float = DEFAULT_MARGIN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._limits = {cat: tuple(windows) for cat, windows in limits.items()}
+        self._limits = {
+            cat: tuple((limit, period + margin) for limit, period in windows) for cat, windows in limits.items()
+        }
         self._history: dict[Category, list[deque[float]]] = {
             cat: [deque() for _ in windows] for cat, windows in self._limits.items()
         }
