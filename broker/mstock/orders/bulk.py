@@ -1,0 +1,160 @@
+"""Cancel all and close all, concurrently and truthfully (contract 4.2; D5, D23).
+
+Both read the book first (a failed read is an error, never "nothing to do"), then send one
+request per order in a small thread pool, so fifty requests take about as long as the
+limits allow rather than fifty round trips in a row. Every outcome is reported; nothing
+is assumed.
+
+Pacing: the shared limiter admits exactly 30 order requests per second (spec 2.1) by send
+time, but the broker counts by arrival time, and requests sent in a burst arrive spread by
+network jitter: at a window boundary 31 can land in one of its seconds, and the 31st is
+refused (a write, so never retried). Bursts of dozens of writes are only produced here,
+so bulk writes also pass a private limiter of :data:`BULK_PACE` (25 per 1.2 s): it
+absorbs up to 200 ms of jitter and leaves room for single orders other threads place
+meanwhile. Fifty writes then take about 1.2 s instead of 1 s.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..api.boundary import status_for
+from ..api.client import MStockClient
+from ..api.errors import MStockError
+from ..api.ratelimit import RateLimiter
+from ..api.routes import Category
+from ..host import get_logger
+from ..mapping.book_values import as_int, lower_keys, text
+from ..mapping.codes import CANCELLABLE_STATUSES, DERIVATIVE_EXCHANGES, openalgo_product
+from ..mapping.order_data import resolve_row
+from .book import fetch_orders
+from .placement import cancel_known, place
+from .portfolio import fetch_positions
+
+if TYPE_CHECKING:
+    from ..host import SymbolLookup
+
+log = get_logger(__name__)
+
+MAX_WORKERS = 10
+BULK_PACE: tuple[int, float] = (25, 1.2)  # requests per window, window seconds
+NO_POSITIONS = {"message": "No Open Positions Found"}
+
+_pace_lock = threading.Lock()
+_pace: RateLimiter | None = None
+
+
+def _bulk_pace() -> RateLimiter:
+    global _pace
+    with _pace_lock:
+        if _pace is None:
+            _pace = RateLimiter({Category.ORDER: (BULK_PACE,)})
+        return _pace
+
+
+def reset_for_tests() -> None:
+    global _pace
+    with _pace_lock:
+        _pace = None
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def run_concurrently(items: Sequence[T], work: Callable[[T], R]) -> list[R | MStockError]:
+    """``work(item)`` for every item in a bounded pool; results (or errors) in input order."""
+    if not items:
+        return []
+
+    def attempt(item: T) -> R | MStockError:
+        try:
+            _bulk_pace().acquire(Category.ORDER)
+            return work(item)
+        except MStockError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(items)), thread_name_prefix="mstock-bulk") as pool:
+        return list(pool.map(attempt, items))
+
+
+def cancel_all(client: MStockClient) -> tuple[list[str], list[str]]:
+    """Cancel every open and trigger-pending order; return (cancelled ids, failed ids).
+
+    mStock orders carry no OpenAlgo strategy, so the request's ``strategy`` cannot narrow
+    the selection: like the broker's own cancel-all, this covers the whole account.
+    """
+    targets = [order for order in fetch_orders(client) if order.status in CANCELLABLE_STATUSES]
+    outcomes = run_concurrently(targets, lambda order: cancel_known(client, order))
+    cancelled, failed = [], []
+    for order, outcome in zip(targets, outcomes):
+        if isinstance(outcome, MStockError):
+            log.warning("cancel-all: order %s not cancelled: %s", order.orderid, outcome)
+            failed.append(order.orderid)
+        else:
+            cancelled.append(order.orderid)
+    return cancelled, failed
+
+
+@dataclass(frozen=True)
+class _Exit:
+    label: str
+    order: dict[str, Any] | None
+    problem: str | None = None
+
+
+def _exit_for(row: dict[str, Any], lookup: "SymbolLookup") -> _Exit:
+    fields = lower_keys(row)
+    itype = text(fields.get("instrumenttype")) or "no type"
+    label = f"token {text(fields.get('symboltoken'))} ({text(fields.get('exchange'))} {itype})"
+    try:
+        record = resolve_row(fields, lookup)
+    except ValueError as exc:
+        return _Exit(label, None, str(exc))
+    if record is None:
+        # Never fall back to the token under another exchange: it may be another instrument (D5).
+        return _Exit(label, None, "instrument not in the symbol table; close it manually")
+    net = as_int(fields.get("netqty"))
+    derivative = record.exchange in DERIVATIVE_EXCHANGES
+    product = openalgo_product(text(fields.get("producttype")), derivative=derivative)
+    order = {
+        "symbol": record.symbol,
+        "exchange": record.exchange,
+        "action": "SELL" if net > 0 else "BUY",
+        "quantity": str(abs(net)),
+        "pricetype": "MARKET",
+        "product": product,
+        "price": "0",
+        "trigger_price": "0",
+        "disclosed_quantity": "0",
+    }
+    return _Exit(f"{record.symbol} {record.exchange} {product}", order)
+
+
+def close_all(client: MStockClient, lookup: "SymbolLookup") -> tuple[dict[str, Any], int]:
+    """An opposite MARKET order for every non-zero position; an honest account of the result."""
+    rows = [row for row in fetch_positions(client) if as_int(lower_keys(row).get("netqty")) != 0]
+    if not rows:
+        return dict(NO_POSITIONS), 200
+    exits = [_exit_for(dict(row), lookup) for row in rows]
+    sendable = [e for e in exits if e.order is not None]
+    outcomes = run_concurrently(sendable, lambda e: place(client, e.order, lookup))
+    closed: list[dict[str, str]] = []
+    failed: list[dict[str, str]] = [{"position": e.label, "reason": e.problem or ""} for e in exits if e.order is None]
+    status = 400 if failed else 200
+    for exit_, outcome in zip(sendable, outcomes):
+        if isinstance(outcome, MStockError):
+            failed.append({"position": exit_.label, "reason": str(outcome)})
+            status = status if status != 200 else status_for(outcome)
+        else:
+            closed.append({"position": exit_.label, "orderid": outcome})
+    if not failed:
+        return {"status": "success", "message": f"All Open Positions Squared Off ({len(closed)} orders placed)",
+                "orders": closed}, 200
+    summary = "; ".join(f"{f['position']}: {f['reason']}" for f in failed)
+    message = f"closed {len(closed)} of {len(exits)} positions; failed: {summary}"
+    log.warning("close-all: %s", message)
+    return {"status": "error", "message": message, "orders": closed, "failed": failed}, status

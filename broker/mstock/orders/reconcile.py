@@ -1,0 +1,146 @@
+"""What happened to a write whose answer was lost (invariant 1; spec 4.3-4.5, 4.9).
+
+The client raises :class:`OutcomeUnknown` when a place/modify/cancel request may have
+reached mStock but no answer came back. Resending could duplicate an order, so instead the
+order book is read a few times over about three seconds:
+
+* place: our ``ordertag`` finds the order. If the book does not echo tags at all (spec
+  4.7's sample has no such field), orders on the same instrument, side and quantity are
+  checked one by one through ``order/details``, which does report the tag (spec 4.9);
+* modify: the order shows the requested quantity, price and trigger;
+* cancel: the order shows ``cancelled``.
+
+If the book settles it, the caller gets the real answer; otherwise
+:class:`OrderStateUnknown` tells the user to look before retrying.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+from ..api.client import MStockClient
+from ..api.errors import MStockError, OrderRejected, OrderStateUnknown
+from ..host import get_logger
+from ..mapping.codes import CANCELLED, FINAL_STATUSES, REJECTED
+from ..mapping.transform_data import PreparedModify, PreparedOrder
+from .book import BookOrder, book_carries_tags, details_tag, fetch_orders, find_by_tag, find_order
+
+log = get_logger(__name__)
+
+# Pauses before each look at the book: about 3 s in all, then give up honestly.
+RECONCILE_DELAYS: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6)
+MAX_DETAIL_LOOKUPS = 5
+_sleep: Callable[[float], None] = time.sleep
+
+
+def _books(client: MStockClient, errors: list[MStockError]) -> Iterator[list[BookOrder]]:
+    """Each successful read of the order book, after its pause; failed reads are remembered."""
+    for delay in RECONCILE_DELAYS:
+        _sleep(delay)
+        try:
+            yield fetch_orders(client)
+        except MStockError as exc:
+            errors.append(exc)
+            log.warning("order book unavailable while reconciling: %s", exc)
+
+
+def _last_error(errors: list[MStockError]) -> str:
+    return f" (last order-book error: {errors[-1]})" if errors else ""
+
+
+def _tagged_via_details(client: MStockClient, orders: list[BookOrder], prepared: PreparedOrder) -> list[BookOrder]:
+    body = prepared.body
+    candidates = [
+        order
+        for order in orders
+        if order.token == body["symboltoken"]
+        and order.action == body["transactiontype"]
+        and order.quantity == int(body["quantity"])
+    ][-MAX_DETAIL_LOOKUPS:]
+    for order in reversed(candidates):
+        try:
+            if details_tag(client, order.orderid) == prepared.ordertag:
+                return [order]
+        except MStockError as exc:
+            log.warning("order details for %s unavailable while reconciling: %s", order.orderid, exc)
+    return []
+
+
+def reconcile_place(client: MStockClient, prepared: PreparedOrder) -> str:
+    """The id of the order placed with ``prepared``'s tag, or :class:`OrderStateUnknown`."""
+    tag = prepared.ordertag
+    errors: list[MStockError] = []
+    for orders in _books(client, errors):
+        found = find_by_tag(orders, tag)
+        if not found and not book_carries_tags(orders):
+            found = _tagged_via_details(client, orders, prepared)
+        if not found:
+            continue
+        if len(found) > 1:
+            log.error("ordertag %s matches %d orders: %s", tag, len(found), [o.orderid for o in found])
+        order = found[0]
+        if order.status == REJECTED:
+            raise OrderRejected(
+                f"order {order.orderid} (tag {tag}) was rejected: {order.reason or 'no reason given'}",
+                route="orders.place",
+            )
+        log.warning("place outcome was unknown; the order book shows order %s for tag %s", order.orderid, tag)
+        return order.orderid
+    raise OrderStateUnknown(
+        f"order state unknown (tag {tag}): check the order book before retrying{_last_error(errors)}",
+        route="orders.place",
+    )
+
+
+def _shows_modification(order: BookOrder, prepared: PreparedModify) -> bool:
+    body = prepared.body
+    if order.quantity != int(body["quantity"]) or order.pricetype != prepared.order.pricetype:
+        return False
+    if prepared.order.pricetype in ("LIMIT", "SL") and order.price != Decimal(body["price"]):
+        return False
+    if prepared.order.pricetype in ("SL", "SL-M") and order.trigger_price != Decimal(body["triggerprice"]):
+        return False
+    return True
+
+
+def reconcile_modify(client: MStockClient, prepared: PreparedModify) -> dict[str, str]:
+    """Success if the book shows the requested values, else :class:`OrderStateUnknown`."""
+    orderid = prepared.order.orderid
+    errors: list[MStockError] = []
+    seen: BookOrder | None = None
+    for orders in _books(client, errors):
+        seen = find_order(orders, orderid) or seen
+        if seen is None:
+            continue
+        if _shows_modification(seen, prepared):
+            log.warning("modify outcome was unknown; the order book shows order %s modified", orderid)
+            return {"status": "success", "orderid": orderid, "message": "modification confirmed in the order book"}
+        if seen.status in FINAL_STATUSES:
+            break
+    shown = f"the order book shows {seen.describe()}" if seen else "the order is not in the order book"
+    raise OrderStateUnknown(
+        f"modify outcome unknown for order {orderid}: {shown}; check before retrying{_last_error(errors)}",
+        route="orders.modify",
+    )
+
+
+def reconcile_cancel(client: MStockClient, orderid: str) -> dict[str, str]:
+    """Success if the book shows the order cancelled; an error if it completed instead."""
+    errors: list[MStockError] = []
+    seen: BookOrder | None = None
+    for orders in _books(client, errors):
+        seen = find_order(orders, orderid) or seen
+        if seen is None:
+            continue
+        if seen.status == CANCELLED:
+            log.warning("cancel outcome was unknown; the order book shows order %s cancelled", orderid)
+            return {"status": "success", "orderid": orderid, "message": "cancellation confirmed in the order book"}
+        if seen.status in FINAL_STATUSES:
+            raise OrderRejected(f"order {orderid} was not cancelled: it is {seen.status}", route="orders.cancel")
+    shown = f"the order book shows {seen.describe()}" if seen else "the order is not in the order book"
+    raise OrderStateUnknown(
+        f"cancel outcome unknown for order {orderid}: {shown}; check before retrying{_last_error(errors)}",
+        route="orders.cancel",
+    )

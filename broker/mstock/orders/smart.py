@@ -1,0 +1,109 @@
+"""Smart-order sizing (contract 4.2) and the current position it starts from (D2).
+
+``decide`` is OpenAlgo's rules table, written out so that each rule reads like the table.
+``net_position`` reads the position book the way mStock writes it: derivatives under
+NSE/BSE, no trading symbol (spec 5.1), so each row is resolved to its OpenAlgo instrument
+with :func:`resolve_book_instrument` and matched on (symbol, exchange, product).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from ..api.errors import ValidationError
+from ..database.records import SymbolRecord
+from ..host import get_logger
+from ..mapping.book_values import as_int, lower_keys, text
+from ..mapping.codes import DERIVATIVE_EXCHANGES, openalgo_product
+from ..mapping.order_data import resolve_row
+from ..mapping.order_models import to_whole_number
+
+if TYPE_CHECKING:
+    from ..host import SymbolLookup
+
+log = get_logger(__name__)
+
+NO_ACTION_MESSAGE = "Positions Already Matched. No action needed."
+
+
+@dataclass(frozen=True)
+class SmartRequest:
+    symbol: str
+    exchange: str
+    product: str
+    action: str
+    quantity: int
+    position_size: int
+
+
+def parse_position_size(value: Any) -> int:
+    """``position_size`` arrives as float, int or string ("0" from the UI), maybe negative."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValidationError("invalid smart order: position_size is required")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationError(f"invalid smart order: position_size must be a number, got {value!r}") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValidationError(f"invalid smart order: position_size must be a whole number of units, got {value!r}")
+    return int(number)
+
+
+def parse_smart(data: Mapping[str, Any]) -> SmartRequest:
+    """The fields the sizing needs; the order itself is validated again when placed."""
+    symbol = text(data.get("symbol")).upper()
+    exchange = text(data.get("exchange")).upper()
+    action = text(data.get("action")).upper()
+    product = text(data.get("product")).upper() or "MIS"
+    if not symbol or not exchange:
+        raise ValidationError("invalid smart order: symbol and exchange are required")
+    if action not in ("BUY", "SELL"):
+        raise ValidationError(f"invalid smart order: action must be BUY or SELL, got {data.get('action')!r}")
+    if product not in ("CNC", "MIS", "NRML"):
+        raise ValidationError(f"invalid smart order: product must be CNC, MIS or NRML, got {data.get('product')!r}")
+    try:
+        quantity = to_whole_number(data.get("quantity"), "quantity", allow_zero=True)
+    except ValueError as exc:
+        raise ValidationError(f"invalid smart order: {exc}") from None
+    return SmartRequest(symbol, exchange, product, action, quantity, parse_position_size(data.get("position_size")))
+
+
+def decide(action: str, quantity: int, position_size: int, current: int) -> tuple[str | None, int]:
+    """(action, quantity) to reach ``position_size`` from ``current``; ``(None, 0)`` for none."""
+    if position_size == 0 and current == 0 and quantity != 0:
+        return action, quantity  # no position and no target: a plain order
+    if position_size == current:
+        return None, 0
+    if position_size == 0:
+        return ("SELL" if current > 0 else "BUY"), abs(current)  # flatten
+    if current == 0:
+        return ("BUY" if position_size > 0 else "SELL"), abs(position_size)
+    if position_size > current:
+        return "BUY", position_size - current
+    return "SELL", current - position_size
+
+
+def net_position(
+    rows: Iterable[Mapping[str, Any]], record: SymbolRecord, product: str, lookup: "SymbolLookup"
+) -> int:
+    """Net quantity of ``record`` in ``product`` (OpenAlgo code) across the position rows."""
+    derivative = record.exchange in DERIVATIVE_EXCHANGES
+    net = 0
+    for row in rows:
+        fields = lower_keys(row)
+        if text(fields.get("symboltoken")) != record.token:
+            continue  # cheap pre-filter; the exchange decides below (tokens repeat across segments)
+        try:
+            held = resolve_row(fields, lookup)
+        except ValueError as exc:
+            log.warning("position row skipped: %s", exc)
+            continue
+        if held is None or (held.symbol, held.exchange) != (record.symbol, record.exchange):
+            continue
+        if openalgo_product(text(fields.get("producttype")), derivative=derivative) != product:
+            continue
+        net += as_int(fields.get("netqty"))
+    return net
