@@ -33,7 +33,7 @@ def test_documented_limits_match_spec_2_1():
 
 def test_data_calls_are_paced_one_per_second():
     clock = FakeClock()
-    limiter = RateLimiter(margin=0.0, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(margins={}, clock=clock, sleep=clock.sleep)
     waits = [limiter.acquire(Category.DATA) for _ in range(4)]
     assert waits == [0.0, 1.0, 1.0, 1.0]
     assert clock.now == 1003.0
@@ -41,17 +41,18 @@ def test_data_calls_are_paced_one_per_second():
 
 def test_thirty_orders_per_second_then_wait():
     clock = FakeClock()
-    limiter = RateLimiter(margin=0.0, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(margins={}, clock=clock, sleep=clock.sleep)
     waits = [limiter.acquire(Category.ORDER) for _ in range(31)]
     assert waits[:30] == [0.0] * 30
     assert waits[30] == 1.0
 
 
-def test_default_margin_absorbs_network_jitter():
+def test_order_windows_have_a_margin_for_network_jitter():
     clock = FakeClock()
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
     waits = [limiter.acquire(Category.ORDER) for _ in range(31)]
     assert waits[30] == pytest.approx(1.1)
+    assert [limiter.acquire(Category.DATA) for _ in range(2)] == [0.0, 1.0]
 
 
 def test_minute_window_applies_after_per_second_bursts():
@@ -68,7 +69,7 @@ def test_minute_window_applies_after_per_second_bursts():
 
 def test_hourly_budget_exhaustion_raises_instead_of_hanging():
     clock = FakeClock()
-    limiter = RateLimiter({Category.ORDER: ((2, 3600.0),)}, margin=0.0, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter({Category.ORDER: ((2, 3600.0),)}, margins={}, clock=clock, sleep=clock.sleep)
     limiter.acquire(Category.ORDER)
     limiter.acquire(Category.ORDER)
     with pytest.raises(RateLimited):

@@ -25,9 +25,10 @@ DOCUMENTED_LIMITS: dict[Category, tuple[tuple[int, float], ...]] = {
 
 
 # Requests are counted here when sent but by mStock when they arrive; network jitter can
-# squeeze 31 sends of two neighbouring windows into one of the broker's seconds, and an
-# order refused with 429 is not retried. Every window is therefore widened by this much.
-DEFAULT_MARGIN_SECONDS = 0.1
+# squeeze sends of two neighbouring windows into one of the broker's seconds. An order
+# refused with 429 is not retried (invariant 1), so order windows are widened by this
+# margin. Reads that hit a 429 are simply retried, so their pacing stays at the floor.
+DEFAULT_MARGINS: dict[Category, float] = {Category.ORDER: 0.1}
 
 
 class RateLimiter:
@@ -37,12 +38,13 @@ class RateLimiter:
         self,
         limits: Mapping[Category, Sequence[tuple[int, float]]] = DOCUMENTED_LIMITS,
         *,
-        margin: float = DEFAULT_MARGIN_SECONDS,
+        margins: Mapping[Category, float] = DEFAULT_MARGINS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._limits = {
-            cat: tuple((limit, period + margin) for limit, period in windows) for cat, windows in limits.items()
+            cat: tuple((limit, period + margins.get(cat, 0.0)) for limit, period in windows)
+            for cat, windows in limits.items()
         }
         self._history: dict[Category, list[deque[float]]] = {
             cat: [deque() for _ in windows] for cat, windows in self._limits.items()
