@@ -1,0 +1,108 @@
+"""OpenAlgo margin positions <-> ``margins/orders`` (spec 7; contract 8). Pure functions.
+
+Request: one ``{"orders": [...]}`` body with every leg, each leg
+``product_type, transaction_type, quantity, price, exchange, symbol_name, token,
+trigger_price`` (strings except ``trigger_price``, a number, as in the DOC cURL).
+``exchange`` is the instrument's ``brexchange`` and ``symbol_name`` its ``brsymbol``.
+
+Reply: ``data.summary.total_charges`` is the total margin required (upstream reads it so;
+the DOC sample's 5 x 2250 = 11250 for a delivery buy confirms it), and
+``data.summary.breakup`` names the components (``SPANMARGIN``, ``EXPOMARGIN``,
+``VARELMMARGIN``, brokerage lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..api.errors import BadResponse, ValidationError
+from ..market.values import as_float
+from .codes import ACTIONS, PRODUCT_TO_MSTOCK
+from .symbols import require_instrument
+
+if TYPE_CHECKING:
+    from ..host import SymbolLookup
+
+MAX_LEGS = 50  # OpenAlgo's MarginCalculatorSchema allows 1-50 positions (contract 8)
+
+# breakup "name" -> OpenAlgo key. Unlisted names still appear under "breakup".
+BREAKUP_TO_OPENALGO: dict[str, str] = {
+    "SPANMARGIN": "span_margin",
+    "EXPOMARGIN": "exposure_margin",
+    "VARELMMARGIN": "var_elm_margin",
+}
+
+
+def _number_text(value: Any, field: str, symbol: str) -> str:
+    """A price as the string mStock expects (``"194.50"`` kept as sent, ``0`` -> ``"0"``)."""
+    if value is None or value == "":
+        return "0"
+    number = as_float(value, float("nan"))
+    if number != number or number < 0:
+        raise ValidationError(f"{field} {value!r} of {symbol} is not a non-negative number")
+    if isinstance(value, str):
+        return value.strip()
+    return format(number, "f").rstrip("0").rstrip(".") or "0"
+
+
+def _json_number(value: Any, field: str, symbol: str) -> int | float:
+    number = float(_number_text(value, field, symbol))
+    return int(number) if number.is_integer() else number
+
+
+def _quantity(value: Any, symbol: str) -> str:
+    text = str(value).strip() if value is not None else ""
+    number = as_float(text, float("nan"))
+    if number != number or not number.is_integer() or number <= 0:
+        raise ValidationError(f"quantity {value!r} of {symbol} must be a whole number above 0")
+    return str(int(number))
+
+
+def margin_leg(position: Mapping[str, Any], lookup: "SymbolLookup") -> dict[str, Any]:
+    """One ``orders`` entry for an OpenAlgo margin position (contract 8 keys)."""
+    symbol = str(position.get("symbol") or "")
+    record = require_instrument(symbol, str(position.get("exchange") or ""), lookup)
+    product = str(position.get("product") or "").strip().upper()
+    if product not in PRODUCT_TO_MSTOCK:
+        raise ValidationError(f"product {product or '<empty>'!r} of {symbol} is not one of {', '.join(PRODUCT_TO_MSTOCK)}")
+    action = str(position.get("action") or "").strip().upper()
+    if action not in ACTIONS:
+        raise ValidationError(f"action {action or '<empty>'!r} of {symbol} must be BUY or SELL")
+    return {
+        "product_type": PRODUCT_TO_MSTOCK[product],
+        "transaction_type": action,
+        "quantity": _quantity(position.get("quantity"), symbol),
+        "price": _number_text(position.get("price"), "price", symbol),
+        "exchange": record.brexchange,
+        "symbol_name": record.brsymbol,
+        "token": str(record.token),
+        "trigger_price": _json_number(position.get("trigger_price"), "trigger_price", symbol),
+    }
+
+
+def margin_request(positions: Sequence[Mapping[str, Any]], lookup: "SymbolLookup") -> dict[str, Any]:
+    """The ``margins/orders`` body: every leg in one call (a basket margin, spec 7)."""
+    if not positions:
+        raise ValidationError("no positions to calculate margin for")
+    if len(positions) > MAX_LEGS:
+        raise ValidationError(f"at most {MAX_LEGS} positions per margin calculation (got {len(positions)})")
+    return {"orders": [margin_leg(position, lookup) for position in positions]}
+
+
+def margin_result(data: Any) -> dict[str, Any]:
+    """OpenAlgo's margin answer (contract 8) from the reply's ``data``; ``BadResponse`` if unusable."""
+    summary = data.get("summary") if isinstance(data, Mapping) else None
+    if not isinstance(summary, Mapping) or summary.get("total_charges") in (None, ""):
+        raise BadResponse("margins.orders: reply has no summary.total_charges", route="margins.orders")
+    breakup: dict[str, float] = {}
+    for item in summary.get("breakup") or []:
+        if isinstance(item, Mapping) and item.get("name"):
+            name = str(item["name"]).strip().upper()
+            breakup[name] = breakup.get(name, 0.0) + as_float(item.get("amount"))
+    result: dict[str, Any] = {"total_margin_required": as_float(summary.get("total_charges"))}
+    for name, key in BREAKUP_TO_OPENALGO.items():
+        result[key] = breakup.get(name, 0.0)
+    result["trade_value"] = as_float(summary.get("trade_value"))
+    result["breakup"] = {name.lower(): amount for name, amount in breakup.items()}
+    return {"status": "success", "data": result}

@@ -1,0 +1,255 @@
+"""Historical candles for ``BrokerData.get_history`` (spec 8.2, 8.3; contract 9.5; D13, D14).
+
+* Dates are inclusive IST calendar dates (``date``, ``datetime`` or ``"YYYY-MM-DD"``);
+  "today" is today in IST, whatever the host's time zone.
+* Past sessions come from ``instruments/historical``, which serves completed sessions only;
+  today's bars from ``instruments/intraday`` (numeric exchange code, newest first).
+* Long ranges are cut into whole-day chunks ``[first 00:00 .. last 23:59]``; the next chunk
+  starts the next calendar day, so no day is lost at an edge (upstream lost the last day of
+  every chunk, D13) and none is fetched twice. Chunk length counts weekdays so that a chunk
+  stays within the bar budget of :mod:`.intervals`; a chunk that comes back at the bar limit
+  was probably truncated (a weekend special session) and is split and fetched again.
+* Every call goes through the shared Data-API limiter (1 request/s) in the client; two
+  workers keep one request in flight while the next waits for its slot, so a long range
+  takes the pacing floor, not pacing + latency. A chunk that still fails after the
+  client's retries raises :class:`HistoryRangeLost` naming the lost dates; no silent gaps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..api.errors import AuthError, ConfigError, MStockError, ValidationError
+from ..host import get_logger
+from ..mapping.exchanges import INTRADAY_EXCHANGE_CODE
+from . import candles
+from .intervals import HISTORY_BAR_LIMIT, Interval, interval_for, trading_days_per_chunk
+
+if TYPE_CHECKING:
+    from ..api.client import MStockClient
+    from ..database.records import SymbolRecord
+
+log = get_logger(__name__)
+
+Progress = Callable[[int, int], None]
+DEFAULT_WORKERS = 2
+
+
+class HistoryRangeLost(MStockError):
+    """Part of the requested history could not be fetched; ``first_day``..``last_day`` are missing."""
+
+    def __init__(self, message: str, *, first_day: date, last_day: date, cause: MStockError) -> None:
+        super().__init__(message, http_status=cause.http_status, code=cause.code, route=cause.route)
+        self.first_day = first_day
+        self.last_day = last_day
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Inclusive IST calendar days for one call; ``today`` marks the intraday call."""
+
+    first: date
+    last: date
+    today: bool = False
+
+    def label(self) -> str:
+        return self.first.isoformat() if self.first == self.last else f"{self.first}..{self.last}"
+
+
+# ------------------------------------------------------------------ dates
+
+
+def today_ist(now: datetime | None = None) -> date:
+    """Today's date in India (an aware ``now`` may be injected by tests)."""
+    moment = now if now is not None else datetime.now(candles.IST)
+    if moment.tzinfo is None:
+        raise ValueError("today_ist needs an aware datetime")
+    return moment.astimezone(candles.IST).date()
+
+
+def to_ist_date(value: Any) -> date:
+    """An inclusive IST calendar date from ``date``/``datetime``/``pd.Timestamp``/``"YYYY-MM-DD"``
+    (contract 9.5: the type varies by caller). Aware datetimes are converted to IST first."""
+    if value is pd.NaT or value is None or isinstance(value, (bool, int, float)):
+        raise ValidationError(f"not a date: {value!r} (use YYYY-MM-DD)")
+    if isinstance(value, datetime):  # includes pd.Timestamp
+        return value.astimezone(candles.IST).date() if value.tzinfo is not None else value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        if isinstance(value, str):
+            text = value.strip()
+            return date.fromisoformat(text) if len(text) == 10 else to_ist_date(datetime.fromisoformat(text))
+        return to_ist_date(pd.Timestamp(value).to_pydatetime())  # e.g. numpy.datetime64
+    except (TypeError, ValueError):
+        raise ValidationError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+
+
+def plan_chunks(first: date, last: date, weekdays_per_chunk: int) -> list[Chunk]:
+    """Contiguous chunks covering ``first``..``last`` exactly once.
+
+    Each chunk holds at most ``weekdays_per_chunk`` weekdays and ends on its last weekday
+    (or on ``last``); weekend days belong to the chunk that follows them, so a range made of
+    a weekend alone is still asked for once (special sessions do happen on weekends).
+    """
+    chunks: list[Chunk] = []
+    start = first
+    while start <= last:
+        end = start
+        weekdays = 1 if start.weekday() < 5 else 0
+        while end < last:
+            following = end + timedelta(days=1)
+            if following.weekday() < 5:
+                if weekdays >= weekdays_per_chunk:
+                    break
+                weekdays += 1
+            end = following
+        chunks.append(Chunk(start, end))
+        start = end + timedelta(days=1)
+    return chunks
+
+
+# ------------------------------------------------------------------ requests
+
+
+def historical_body(record: "SymbolRecord", interval: Interval, chunk: Chunk) -> dict[str, str]:
+    return {
+        "exchange": record.brexchange,
+        "symboltoken": str(record.token),
+        "interval": interval.broker,
+        "fromdate": f"{chunk.first.isoformat()} 00:00",
+        "todate": f"{chunk.last.isoformat()} 23:59",
+    }
+
+
+def intraday_body(record: "SymbolRecord", exchange: str, interval: Interval) -> dict[str, str]:
+    return {"exchange": INTRADAY_EXCHANGE_CODE[exchange], "symboltoken": str(record.token), "interval": interval.broker}
+
+
+def _candle_rows(data: Any) -> list[Any]:
+    if isinstance(data, dict):
+        rows = data.get("candles")
+        return rows if isinstance(rows, list) else []
+    return data if isinstance(data, list) else []
+
+
+@dataclass
+class _Fetcher:
+    client: "MStockClient"
+    record: "SymbolRecord"
+    exchange: str
+    interval: Interval
+
+    def fetch(self, chunk: Chunk) -> list[candles.Candle]:
+        first, last = candles.day_number(chunk.first), candles.day_number(chunk.last)
+        if chunk.today:
+            data = self.client.call("market.intraday", json=intraday_body(self.record, self.exchange, self.interval))
+            rows = _candle_rows(data)
+        else:
+            data = self.client.call("market.historical", json=historical_body(self.record, self.interval, chunk))
+            rows = _candle_rows(data)
+            if len(rows) >= HISTORY_BAR_LIMIT and chunk.last > chunk.first:
+                return self._split(chunk)
+        parsed, _ = candles.parse_candles(rows, daily=self.interval.daily, first_day=first, last_day=last)
+        return parsed
+
+    def _split(self, chunk: Chunk) -> list[candles.Candle]:
+        # At the bar limit: the server may have cut the reply short, so ask for each half.
+        middle = chunk.first + (chunk.last - chunk.first) // 2
+        log.info("history chunk %s hit the %d-bar limit; splitting it", chunk.label(), HISTORY_BAR_LIMIT)
+        return self.fetch(Chunk(chunk.first, middle)) + self.fetch(Chunk(middle + timedelta(days=1), chunk.last))
+
+
+def _fetch_chunk(fetcher: _Fetcher, chunk: Chunk) -> list[candles.Candle]:
+    """One chunk, or :class:`HistoryRangeLost` naming it (a dead session is raised as such)."""
+    try:
+        return fetcher.fetch(chunk)
+    except (AuthError, ConfigError):
+        raise
+    except MStockError as error:
+        source = "intraday" if chunk.today else "historical"
+        raise HistoryRangeLost(
+            f"history of {fetcher.record.symbol} on {fetcher.exchange} ({fetcher.interval.key}): "
+            f"{source} data for {chunk.label()} could not be fetched: {error}",
+            first_day=chunk.first,
+            last_day=chunk.last,
+            cause=error,
+        ) from error
+
+
+def _run(fetcher: _Fetcher, chunks: list[Chunk], workers: int, progress: Progress | None) -> list[list[candles.Candle]]:
+    results: list[list[candles.Candle]] = [[] for _ in chunks]
+    total = len(chunks)
+    if total and progress is not None:
+        progress(0, total)
+    if total <= 1 or workers <= 1:
+        for index, chunk in enumerate(chunks):
+            results[index] = _fetch_chunk(fetcher, chunk)
+            if progress is not None:
+                progress(index + 1, total)
+        return results
+    with ThreadPoolExecutor(max_workers=min(workers, total), thread_name_prefix="mstock-history") as pool:
+        pending: dict[Future, int] = {pool.submit(_fetch_chunk, fetcher, chunk): i for i, chunk in enumerate(chunks)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = pending.pop(future)
+                if future.exception() is not None:
+                    for other in pending:
+                        other.cancel()  # not started yet: nothing more is sent
+                results[index] = future.result()  # raises the chunk's error
+                if progress is not None:
+                    progress(total - len(pending), total)
+    return results
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def fetch_history(
+    client: "MStockClient",
+    record: "SymbolRecord",
+    exchange: str,
+    interval_key: str,
+    start: Any,
+    end: Any,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> pd.DataFrame:
+    """The history frame of contract 9.5 for one instrument (``exchange`` = OpenAlgo code)."""
+    interval = interval_for(interval_key)
+    first, last = to_ist_date(start), to_ist_date(end)
+    today = today_ist(now)
+    if first > last:
+        return candles.empty_frame()
+    fetch_first = _period_start(first, interval.resample)
+    chunks = plan_chunks(
+        fetch_first, min(last, today - timedelta(days=1)), trading_days_per_chunk(interval, exchange)
+    )
+    if fetch_first <= today <= last:
+        if exchange in INTRADAY_EXCHANGE_CODE:
+            chunks.append(Chunk(today, today, today=True))
+        else:
+            log.warning("mStock has no intraday exchange code for %s; today's bars are not available", exchange)
+    fetcher = _Fetcher(client, record, exchange, interval)
+    parts = _run(fetcher, chunks, workers, progress)
+    frame = candles.to_frame([bar for part in parts for bar in part])
+    return candles.resample(frame, interval.resample) if interval.resample else frame
+
+
+def _period_start(day: date, rule: str | None) -> date:
+    """Widen the start so the first weekly/monthly bar is complete."""
+    if rule == "W":
+        return day - timedelta(days=day.weekday())
+    if rule == "M":
+        return day.replace(day=1)
+    return day
