@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import stat
 
+import time
+
 import pyotp
 import pytest
 import requests
@@ -64,6 +66,15 @@ def test_invalid_client_code_format(mock_api):
     )
 
 
+def test_mistyped_totp_is_not_retried_even_with_a_secret(mock_api, monkeypatch):
+    monkeypatch.setenv("MSTOCK_TOTP_SECRET", TOTP_SECRET)
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="wrong_totp", status=400)
+    wrong = pyotp.TOTP(TOTP_SECRET).at(0)  # not this window's nor the previous one's
+    assert auth_api.authenticate_with_totp(PASSWORD, wrong)[2].startswith("wrong TOTP code")
+    assert len(mock_api.calls) == 2
+
+
 def test_wrong_totp_without_a_secret_is_reported(mock_api):
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="wrong_totp", status=400)
@@ -80,7 +91,7 @@ def test_totp_rollover_retries_once_with_a_fresh_code(mock_api, monkeypatch):
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="wrong_totp", status=400)
     add_route(mock_api, "auth.verify_totp", case="ok")
-    stale = pyotp.TOTP(TOTP_SECRET).at(0)
+    stale = pyotp.TOTP(TOTP_SECRET).at(time.time() - 30)
     assert auth_api.authenticate_with_totp(PASSWORD, stale) == (ACCESS_TOKEN, FEED_TOKEN, None)
     assert [sent_json(c)["totp"] for c in mock_api.calls[1:]] == [stale, pyotp.TOTP(TOTP_SECRET).now()]
 

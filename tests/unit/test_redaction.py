@@ -23,9 +23,11 @@ def test_full_session_at_debug_logs_no_secret(mock_api, caplog, monkeypatch, fre
     add_route(mock_api, "user.funds", case="ok")
     add_route(mock_api, "auth.logout", case="ok")
 
+    import time
+
     import pyotp
 
-    code = pyotp.TOTP(TOTP_SECRET).at(0)  # a stale code: forces the rollover retry
+    code = pyotp.TOTP(TOTP_SECRET).at(time.time() - 30)  # a stale code: forces the rollover retry
     token, feed, error = auth_api.authenticate_with_totp(PASSWORD, code)
     assert error is None
     funds.get_margin_data(token)

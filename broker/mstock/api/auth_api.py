@@ -54,11 +54,18 @@ class _TotpSource:
     secret: str | None = field(repr=False, default=None)
 
     def fresh(self) -> str | None:
-        """A code for the current 30 s window if it differs from the one already used."""
+        """The current window's code, if the used one was valid but has just rolled over.
+
+        A code that was simply wrong (not the previous window's) gets no second try: the
+        user mistyped it, and a silent retry with a generated code would hide that.
+        """
         if not self.secret:
             return None
-        code = pyotp.TOTP(self.secret).now()
-        return code if code != self.code else None
+        totp = pyotp.TOTP(self.secret)
+        code = totp.now()
+        if code == self.code or not totp.verify(self.code, valid_window=1):
+            return None
+        return code
 
 
 def _normalise_secret(value: str) -> str:
