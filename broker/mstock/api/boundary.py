@@ -80,77 +80,44 @@ class BrokerResponse:
         return self.status
 
 
-def _report(func_name: str, exc: MStockError) -> None:
-    log.warning("%s failed: %s (%s)", func_name, exc, type(exc).__name__)
+def _boundary(on_error: Callable[[MStockError], Any]) -> Callable[[F], F]:
+    """Wrap an OpenAlgo-facing function so that an :class:`MStockError` becomes ``on_error(exc)``.
+
+    Only our own typed errors are converted; anything else is a bug and propagates, so
+    OpenAlgo reports it as an internal error instead of a shape that looks valid.
+    """
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any):
+            try:
+                return func(*args, **kwargs)
+            except MStockError as exc:
+                log.warning("%s failed: %s (%s)", func.__name__, exc, type(exc).__name__)
+                return on_error(exc)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
-def returns_order_tuple(func: F) -> F:
-    """For ``place_order_api``-shaped functions: errors become ``(BrokerResponse(non-200), {...}, None)``."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any):
-        try:
-            return func(*args, **kwargs)
-        except MStockError as exc:
-            _report(func.__name__, exc)
-            body = error_body(exc)
-            return BrokerResponse(status_for(exc), body), body, None
-
-    return wrapper  # type: ignore[return-value]
+def _order_tuple(exc: MStockError) -> tuple[BrokerResponse, dict[str, Any], None]:
+    body = error_body(exc)
+    return BrokerResponse(status_for(exc), body), body, None
 
 
-def returns_dict_status(func: F) -> F:
-    """For ``modify_order``/``cancel_order``/``close_all_positions``: errors become ``({...}, status)``."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any):
-        try:
-            return func(*args, **kwargs)
-        except MStockError as exc:
-            _report(func.__name__, exc)
-            return error_body(exc), status_for(exc)
-
-    return wrapper  # type: ignore[return-value]
+def _response_pair(exc: MStockError) -> tuple[BrokerResponse, dict[str, Any]]:
+    body = error_body(exc)
+    return BrokerResponse(status_for(exc), body), body
 
 
-def returns_error_dict(func: F) -> F:
-    """For the book fetchers: errors become ``{"status": "error", "message": ...}`` (contract 4.2)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any):
-        try:
-            return func(*args, **kwargs)
-        except MStockError as exc:
-            _report(func.__name__, exc)
-            return error_body(exc)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def returns_empty_dict(func: F) -> F:
-    """For ``get_margin_data``: any failure becomes ``{}``, OpenAlgo's "session is dead" signal."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any):
-        try:
-            return func(*args, **kwargs)
-        except MStockError as exc:
-            _report(func.__name__, exc)
-            return {}
-
-    return wrapper  # type: ignore[return-value]
-
-
-def returns_response_pair(func: F) -> F:
-    """For ``calculate_margin_api``: errors become ``(BrokerResponse(non-200), {...})``."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any):
-        try:
-            return func(*args, **kwargs)
-        except MStockError as exc:
-            _report(func.__name__, exc)
-            body = error_body(exc)
-            return BrokerResponse(status_for(exc), body), body
-
-    return wrapper  # type: ignore[return-value]
+#: ``place_order_api``-shaped functions: ``(BrokerResponse(non-200), {...}, None)``.
+returns_order_tuple = _boundary(_order_tuple)
+#: ``modify_order``/``cancel_order``/``close_all_positions``: ``({...}, status)``.
+returns_dict_status = _boundary(lambda exc: (error_body(exc), status_for(exc)))
+#: The book fetchers: ``{"status": "error", "message": ...}`` (contract 4.2).
+returns_error_dict = _boundary(error_body)
+#: ``get_margin_data``: ``{}``, OpenAlgo's "session is dead" signal (contract 7).
+returns_empty_dict = _boundary(lambda exc: {})
+#: ``calculate_margin_api``: ``(BrokerResponse(non-200), {...})`` (contract 8).
+returns_response_pair = _boundary(_response_pair)

@@ -232,12 +232,12 @@ class MStockClient:
             data = jsonlib.dumps(body, separators=(",", ":")).encode()
         return self.api_root + url_path, headers, data
 
-    def _send_once(self, name: str, r: Route, path: dict | None, body: Any) -> Reply:
+    def _open(self, name: str, r: Route, path: dict | None, body: Any, *, stream: bool = False) -> requests.Response:
+        """Send one request (after the rate limiter) and return the raw response."""
         url, headers, data = self._prepare(r, path, body)
         self.limiter.acquire(r.category)
-        started = time.perf_counter()
         try:
-            response = self._session.request(
+            return self._session.request(
                 r.method,
                 url,
                 data=data,
@@ -247,9 +247,14 @@ class MStockClient:
                 # Never follow redirects: X-PrivateKey is a custom header that requests
                 # would forward to whatever host a redirect names.
                 allow_redirects=False,
+                stream=stream,
             )
         except requests.RequestException as exc:
             raise self._transport_error(name, r, exc) from None
+
+    def _send_once(self, name: str, r: Route, path: dict | None, body: Any) -> Reply:
+        started = time.perf_counter()
+        response = self._open(name, r, path, body)
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("mStock %s %s -> HTTP %s in %.0f ms", r.method, name, response.status_code, elapsed_ms)
         try:
@@ -275,33 +280,22 @@ class MStockClient:
     def _stream_once(
         self, name: str, r: Route, progress: Callable[[int, int | None], None] | None, chunk_size: int
     ) -> bytes:
-        url, headers, data = self._prepare(r, None, None)
-        self.limiter.acquire(r.category)
-        try:
-            with self._session.request(
-                r.method,
-                url,
-                data=data,
-                headers=headers,
-                auth=_MStockAuth(self.api_key, self.access_token, r.auth),
-                timeout=self.timeouts.for_route(r),
-                allow_redirects=False,
-                stream=True,
-            ) as response:
-                total = response.headers.get("Content-Length")
-                total_bytes = int(total) if total and total.isdigit() else None
-                chunks: list[bytes] = []
-                received = 0
+        with self._open(name, r, None, None, stream=True) as response:
+            total = response.headers.get("Content-Length")
+            total_bytes = int(total) if total and total.isdigit() else None
+            chunks: list[bytes] = []
+            received = 0
+            try:
                 for chunk in response.iter_content(chunk_size=chunk_size):
                     chunks.append(chunk)
                     received += len(chunk)
                     if progress is not None:
                         progress(received, total_bytes)
-                body = b"".join(chunks)
-                status = response.status_code
-                content_type = response.headers.get("Content-Type", "")
-        except requests.RequestException as exc:
-            raise self._transport_error(name, r, exc) from None
+            except requests.RequestException as exc:
+                raise self._transport_error(name, r, exc) from None
+            body = b"".join(chunks)
+            status = response.status_code
+            content_type = response.headers.get("Content-Type", "")
         head = body.lstrip()[:1]
         if 200 <= status < 300 and head not in (b"{", b"<", b""):
             return body  # a bare array, or CSV text (spec 8.4 [CONFLICT])

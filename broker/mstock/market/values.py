@@ -7,26 +7,12 @@ OpenAlgo serialises these values straight to JSON (contract 9.2).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from ..mapping.book_values import as_float, as_int
 
-def as_float(value: Any, default: float = 0.0) -> float:
-    """``value`` as a finite float, or ``default`` when it is missing or unreadable."""
-    if value is None or isinstance(value, bool):
-        return default
-    try:
-        number = float(str(value).replace(",", "").strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        return default
-    return number if math.isfinite(number) else default
-
-
-def as_int(value: Any, default: int = 0) -> int:
-    """``value`` as an int (``"12.0"`` -> 12), or ``default`` when missing or unreadable."""
-    number = as_float(value, float("nan"))
-    return int(number) if math.isfinite(number) else default
+__all__ = ["as_float", "as_int", "first_present"]
 
 
 def first_present(row: Mapping[str, Any], *names: str) -> Any:

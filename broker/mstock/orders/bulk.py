@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 MAX_WORKERS = 10
+# Bulk cancel/close also pass this stricter private pace on top of the shared order
+# limiter: it leaves a few slots of mStock's 30/s for orders that strategies fire while a
+# flatten is running, and extra slack for arrival jitter (a refused order is not retried).
 BULK_PACE: tuple[int, float] = (25, 1.2)  # requests per window, window seconds
 NO_POSITIONS = {"message": "No Open Positions Found"}
 
