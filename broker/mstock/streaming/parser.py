@@ -1,0 +1,299 @@
+"""Binary tick frames of the mStock feed (spec 11.3) -> plain dicts in rupees.
+
+Framing (spec 11.3, upstream-review D9): a frame is either ONE bare packet of exactly
+51 (LTP), 123 (Quote) or 379 (Snap Quote) bytes, or one or more header-prefixed groups
+``uint16 packetCount, uint16 packetSize`` followed by ``packetCount`` packets. Exact
+bare sizes are tried first; they can never be confused with a header frame because
+``4 + n * size`` never equals 51, 123 or 379 for those sizes. As a last resort a frame
+that is an exact multiple of one packet size with every packet valid is read as
+concatenated bare packets (no source shows this, it costs nothing on the normal path).
+
+Encodings (spec 11.3):
+
+* little-endian throughout (every working client reads LE);
+* prices in paise -> rupees by :data:`PRICE_DIVISOR` (100 for every segment; the
+  currency divisor is unverified, spec 16.9);
+* total buy/sell quantity and the OI change % are IEEE-754 doubles (the DOC says
+  ``long`` for OI change; both official SDKs read float64, spec 11.3 [CONFLICT]);
+* timestamps are seconds since 1980-01-01 00:00:00. The zone is not documented
+  (spec 11.3, 16.9). NSE's trading-system 1980 epoch is local (IST) wall-clock time,
+  so this parser reads it as IST: :data:`FEED_EPOCH_UNIX` is 1980-01-01 00:00 IST in
+  Unix seconds. If live data ever shows ticks 5.5 h in the future, pass
+  ``epoch_unix=EPOCH_1980_UTC`` to :class:`FeedParser`.
+* depth: 10 entries of ``int16 flag, int64 qty, int64 price, int16 orders``; entries
+  0..4 are bids and 5..9 asks (DOC). The flag's values are unknown (spec 11.3 "1 buy /
+  0 sell?"), so the position decides the side; :class:`FeedParser` records the flag
+  values seen per side (``stats.depth_flags``) so a live session can settle spec 16.9.
+
+A malformed or truncated frame is counted and skipped by :class:`FeedParser`; nothing
+here raises into the feed's reader thread.
+
+Performance: one precompiled :class:`struct.Struct` per layout unpacks a whole packet
+in one call; token strings are cached.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..host import get_logger
+
+log = get_logger(__name__)
+
+LTP_SIZE = 51
+QUOTE_SIZE = 123
+SNAP_SIZE = 379
+HEADER_SIZE = 4
+PACKET_SIZES = (LTP_SIZE, QUOTE_SIZE, SNAP_SIZE)
+MODE_FOR_SIZE = {LTP_SIZE: 1, QUOTE_SIZE: 2, SNAP_SIZE: 3}
+SIZE_FOR_MODE = {mode: size for size, mode in MODE_FOR_SIZE.items()}
+
+EPOCH_1980_UTC = 315_532_800  # 1980-01-01 00:00:00 UTC in Unix seconds
+IST_OFFSET_SECONDS = 19_800
+FEED_EPOCH_UNIX = EPOCH_1980_UTC - IST_OFFSET_SECONDS  # 1980-01-01 00:00:00 IST
+
+# exchangeType -> paise divisor. 100 everywhere per SDK-B ("keeping it 100 for all",
+# spec 11.3); NSECD (13) is unverified: Angel's feed uses 10**7 for currency.
+PRICE_DIVISOR: dict[int, int] = {1: 100, 2: 100, 3: 100, 4: 100, 13: 100}
+DEFAULT_PRICE_DIVISOR = 100
+
+DEPTH_LEVELS = 5
+_HEAD = "<BB25sqqq"  # mode, exchange type, token, sequence, exchange time, LTP
+_QUOTE_TAIL = "qqqddqqqq"  # LTQ, ATP, volume, total buy, total sell, O, H, L, C
+_SNAP_TAIL = "qqd" + "hqqh" * (2 * DEPTH_LEVELS) + "qqqq"  # LTT, OI, OI chg %, depth, circuits, 52w
+HEADER = struct.Struct("<HH")
+LTP_PACKET = struct.Struct(_HEAD)
+QUOTE_PACKET = struct.Struct(_HEAD + _QUOTE_TAIL)
+SNAP_PACKET = struct.Struct(_HEAD + _QUOTE_TAIL + _SNAP_TAIL)
+assert (LTP_PACKET.size, QUOTE_PACKET.size, SNAP_PACKET.size) == PACKET_SIZES
+
+_MAX_QTY = 1e18  # doubles outside this (or NaN) are garbage, not quantities
+_TOKEN_CACHE_LIMIT = 50_000
+
+
+class MalformedFrame(ValueError):
+    """A binary frame that matches no framing of spec 11.3."""
+
+    def __init__(self, reason: str, *, truncated: bool = False) -> None:
+        super().__init__(reason)
+        self.truncated = truncated
+
+
+@dataclass
+class ParserStats:
+    frames: int = 0
+    packets: int = 0
+    heartbeats: int = 0
+    malformed: int = 0
+    truncated: int = 0
+    # flag values seen at depth positions 0..4 ("bid") and 5..9 ("ask"), spec 16.9
+    depth_flags: dict[str, set[int]] = field(default_factory=lambda: {"bid": set(), "ask": set()})
+
+
+class FeedParser:
+    """Turns binary frames into tick dicts; counts and skips what it cannot read.
+
+    Each tick is a dict with ``mode`` (1/2/3 = layout actually received),
+    ``exchange_type``, ``token``, ``sequence``, ``exchange_ts`` (epoch ms, 0 if absent),
+    ``ltp``; Quote and Snap add ``last_qty, avg_price, volume, total_buy_qty,
+    total_sell_qty, open, high, low, close``; Snap adds ``last_trade_ts`` (epoch ms),
+    ``oi, oi_change_pct, bids, asks`` (5 ``{price, quantity, orders}`` each, best
+    first) and ``upper_circuit, lower_circuit, high_52w, low_52w``.
+    """
+
+    _FLAG_SAMPLES = 64  # snap packets whose depth flags are recorded
+
+    def __init__(self, *, epoch_unix: int = FEED_EPOCH_UNIX) -> None:
+        self.epoch_unix = epoch_unix
+        self.stats = ParserStats()
+        self._tokens: dict[bytes, str] = {}
+        self._flag_samples = 0
+
+    # ------------------------------------------------------------------ framing
+
+    def feed(self, frame: bytes | bytearray | memoryview) -> list[dict[str, Any]]:
+        """Parse one binary frame; never raises (bad frames are counted and logged)."""
+        stats = self.stats
+        stats.frames += 1
+        if len(frame) < 2:
+            # SDK-B and NODE-B treat frames shorter than 2 bytes as heartbeats (spec 11.1).
+            stats.heartbeats += 1
+            return []
+        try:
+            ticks = self.parse(frame)
+        except MalformedFrame as exc:
+            if exc.truncated:
+                stats.truncated += 1
+            else:
+                stats.malformed += 1
+            self._report(frame, str(exc))
+            return []
+        stats.packets += len(ticks)
+        return ticks
+
+    def parse(self, frame: bytes | bytearray | memoryview) -> list[dict[str, Any]]:
+        """Parse one binary frame or raise :class:`MalformedFrame`."""
+        size = len(frame)
+        if size == QUOTE_SIZE:
+            return [self._quote(frame, 0)]
+        if size == SNAP_SIZE:
+            return [self._snap(frame, 0)]
+        if size == LTP_SIZE:
+            return [self._ltp(frame, 0)]
+        try:
+            return self._header_groups(frame, size)
+        except MalformedFrame as exc:
+            if not exc.truncated:
+                ticks = self._concatenated(frame)
+                if ticks is not None:
+                    return ticks
+            raise
+
+    def _header_groups(self, frame: bytes | bytearray | memoryview, size: int) -> list[dict[str, Any]]:
+        ticks: list[dict[str, Any]] = []
+        offset = 0
+        while offset < size:
+            if size - offset < HEADER_SIZE:
+                raise MalformedFrame(f"{size - offset} stray bytes after {len(ticks)} packets")
+            count, packet_size = HEADER.unpack_from(frame, offset)
+            reader = self._reader_for(packet_size)
+            if reader is None or count == 0:
+                raise MalformedFrame(f"bad header: count={count} size={packet_size}")
+            start = offset + HEADER_SIZE
+            end = start + count * packet_size
+            if end > size:
+                raise MalformedFrame(
+                    f"truncated: header promises {count}x{packet_size} bytes, {size - start} present",
+                    truncated=True,
+                )
+            for position in range(start, end, packet_size):
+                ticks.append(reader(frame, position))
+            offset = end
+        return ticks
+
+    def _concatenated(self, frame: bytes | bytearray | memoryview) -> list[dict[str, Any]] | None:
+        """Bare packets back to back (no header): every packet's mode byte must match its size."""
+        size = len(frame)
+        for packet_size in PACKET_SIZES:
+            if size % packet_size:
+                continue
+            mode = MODE_FOR_SIZE[packet_size]
+            if all(frame[p] == mode for p in range(0, size, packet_size)):
+                reader = self._reader_for(packet_size)
+                return [reader(frame, p) for p in range(0, size, packet_size)]  # type: ignore[misc]
+        return None
+
+    def _reader_for(self, packet_size: int):
+        if packet_size == QUOTE_SIZE:
+            return self._quote
+        if packet_size == SNAP_SIZE:
+            return self._snap
+        if packet_size == LTP_SIZE:
+            return self._ltp
+        return None
+
+    # ------------------------------------------------------------------ packets
+
+    def _token(self, raw: bytes) -> str:
+        token = self._tokens.get(raw)
+        if token is None:
+            token = raw.split(b"\0", 1)[0].decode("ascii", "replace").strip()
+            if len(self._tokens) >= _TOKEN_CACHE_LIMIT:
+                self._tokens.clear()
+            self._tokens[raw] = token
+        return token
+
+    def _ltp(self, frame: bytes | bytearray | memoryview, offset: int) -> dict[str, Any]:
+        _mode, exch, raw, seq, ts, ltp = LTP_PACKET.unpack_from(frame, offset)
+        return {
+            "mode": 1,
+            "exchange_type": exch,
+            "token": self._token(raw),
+            "sequence": seq,
+            "exchange_ts": (ts + self.epoch_unix) * 1000 if ts > 0 else 0,
+            "ltp": ltp / PRICE_DIVISOR.get(exch, DEFAULT_PRICE_DIVISOR),
+        }
+
+    def _quote(self, frame: bytes | bytearray | memoryview, offset: int) -> dict[str, Any]:
+        (_mode, exch, raw, seq, ts, ltp, ltq, atp, vol, tbq, tsq, o, h, lo, c) = QUOTE_PACKET.unpack_from(frame, offset)
+        d = PRICE_DIVISOR.get(exch, DEFAULT_PRICE_DIVISOR)
+        return {
+            "mode": 2,
+            "exchange_type": exch,
+            "token": self._token(raw),
+            "sequence": seq,
+            "exchange_ts": (ts + self.epoch_unix) * 1000 if ts > 0 else 0,
+            "ltp": ltp / d,
+            "last_qty": ltq,
+            "avg_price": atp / d,
+            "volume": vol,
+            "total_buy_qty": int(tbq) if 0 <= tbq < _MAX_QTY else 0,
+            "total_sell_qty": int(tsq) if 0 <= tsq < _MAX_QTY else 0,
+            "open": o / d,
+            "high": h / d,
+            "low": lo / d,
+            "close": c / d,
+        }
+
+    def _snap(self, frame: bytes | bytearray | memoryview, offset: int) -> dict[str, Any]:
+        v = SNAP_PACKET.unpack_from(frame, offset)
+        exch = v[1]
+        d = PRICE_DIVISOR.get(exch, DEFAULT_PRICE_DIVISOR)
+        epoch = self.epoch_unix
+        ts = v[4]
+        tbq = v[9]
+        tsq = v[10]
+        ltt = v[15]
+        oi_change = v[17]
+        # depth values start at index 18: (flag, qty, price, orders) x 10
+        levels = [{"price": v[i + 2] / d, "quantity": v[i + 1], "orders": v[i + 3]} for i in range(18, 58, 4)]
+        if self._flag_samples < self._FLAG_SAMPLES:
+            self._record_flags(v)
+        return {
+            "mode": 3,
+            "exchange_type": exch,
+            "token": self._token(v[2]),
+            "sequence": v[3],
+            "exchange_ts": (ts + epoch) * 1000 if ts > 0 else 0,
+            "ltp": v[5] / d,
+            "last_qty": v[6],
+            "avg_price": v[7] / d,
+            "volume": v[8],
+            "total_buy_qty": int(tbq) if 0 <= tbq < _MAX_QTY else 0,
+            "total_sell_qty": int(tsq) if 0 <= tsq < _MAX_QTY else 0,
+            "open": v[11] / d,
+            "high": v[12] / d,
+            "low": v[13] / d,
+            "close": v[14] / d,
+            "last_trade_ts": (ltt + epoch) * 1000 if ltt > 0 else 0,
+            "oi": v[16],
+            "oi_change_pct": oi_change if math.isfinite(oi_change) else 0.0,
+            "bids": levels[:DEPTH_LEVELS],
+            "asks": levels[DEPTH_LEVELS:],
+            "upper_circuit": v[58] / d,
+            "lower_circuit": v[59] / d,
+            "high_52w": v[60] / d,
+            "low_52w": v[61] / d,
+        }
+
+    def _record_flags(self, values: tuple) -> None:
+        self._flag_samples += 1
+        flags = self.stats.depth_flags
+        for n, i in enumerate(range(18, 58, 4)):
+            if values[i + 1] or values[i + 2]:  # empty levels carry no information
+                flags["bid" if n < DEPTH_LEVELS else "ask"].add(values[i])
+        if self._flag_samples == self._FLAG_SAMPLES:
+            log.debug("depth flag values seen: bids %s, asks %s", sorted(flags["bid"]), sorted(flags["ask"]))
+
+    # ------------------------------------------------------------------ diagnostics
+
+    def _report(self, frame: bytes | bytearray | memoryview, reason: str) -> None:
+        bad = self.stats.malformed + self.stats.truncated
+        # First few, then one in a thousand: a broken server must not flood the log.
+        if bad <= 5 or bad % 1000 == 0:
+            head = bytes(frame[:16]).hex()
+            log.warning("skipped a %d-byte feed frame (%s; %d skipped so far) starting %s", len(frame), reason, bad, head)
+
