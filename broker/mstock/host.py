@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -233,6 +234,29 @@ def stored_session(user: str | None = None) -> StoredSession | None:
     if saved is None:
         return None
     return StoredSession(access_token=saved.access_token, feed_token=saved.feed_token, user=saved.client_code)
+
+
+# ------------------------------------------------------------------ streaming
+
+
+def openalgo_adapter_base() -> type | None:
+    """OpenAlgo's ``BaseBrokerWebSocketAdapter`` when running inside its WebSocket proxy.
+
+    OpenAlgo's ``websocket_proxy/__init__.py`` imports the base module and then, statically,
+    our adapter (contract 1.4). So inside the proxy ``websocket_proxy`` is already loaded and
+    the base module imports without side effects; outside it, importing ``websocket_proxy``
+    ourselves would start the circular import contract 1.4 warns about, so we never do and
+    return ``None``. Called at import time of the adapter module, hence no env reads here.
+    """
+    if "websocket_proxy" not in sys.modules:
+        return None
+    try:
+        return importlib.import_module("websocket_proxy.base_adapter").BaseBrokerWebSocketAdapter
+    except (ImportError, AttributeError) as exc:
+        # Keeping OpenAlgo bootable matters more than ZeroMQ: it refuses to start when any
+        # statically imported adapter fails (contract 1.4).
+        log.error("OpenAlgo's websocket_proxy.base_adapter is unusable (%s); the mStock adapter will not publish", exc)
+        return None
 
 
 # ------------------------------------------------------------------ events

@@ -1,12 +1,9 @@
 """The adapter's base class: OpenAlgo's when hosted, a small stand-in otherwise (contract 1.4, 11.2).
 
-OpenAlgo's ``websocket_proxy/__init__.py`` imports ``websocket_proxy.base_adapter`` and
-then, statically, every broker adapter including ours. So when this module is
-imported inside the proxy, ``websocket_proxy`` is already in ``sys.modules`` and the
-base module is importable without side effects beyond importing it. When it is not
-there, we are standalone (CLI, tests, a script) - and importing ``websocket_proxy``
-ourselves would start exactly the circular import that contract 1.4 warns about, so we
-never do. Nothing here reads the environment, opens a socket or touches a database.
+Which one is decided by the host seam (:func:`broker.mstock.host.openalgo_adapter_base`):
+OpenAlgo's ``BaseBrokerWebSocketAdapter`` when this module is imported inside OpenAlgo's
+WebSocket proxy, :class:`StandaloneAdapterBase` anywhere else (CLI, tests, scripts).
+Nothing here reads the environment, opens a socket or touches a database.
 
 Limitation: a process that imports this adapter *before* ``websocket_proxy`` gets the
 stand-in base. OpenAlgo's own start-up order never does that.
@@ -14,17 +11,10 @@ stand-in base. OpenAlgo's own start-up order never does that.
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..host import get_logger
-
-log = get_logger(__name__)
-
-OPENALGO_BASE_MODULE = "websocket_proxy.base_adapter"
-OPENALGO_BASE_CLASS = "BaseBrokerWebSocketAdapter"
+from .. import host
 
 # The auth-failure wording OpenAlgo's proxy looks for (base_adapter.is_auth_error).
 _AUTH_MARKERS = (
@@ -77,16 +67,7 @@ class StandaloneAdapterBase:
 
 def choose_base() -> type:
     """OpenAlgo's ``BaseBrokerWebSocketAdapter`` inside the proxy, else :class:`StandaloneAdapterBase`."""
-    if "websocket_proxy" not in sys.modules:
-        return StandaloneAdapterBase
-    try:
-        module = importlib.import_module(OPENALGO_BASE_MODULE)
-        return getattr(module, OPENALGO_BASE_CLASS)
-    except (ImportError, AttributeError) as exc:
-        # Keeping the app bootable matters more than ZeroMQ here: OpenAlgo refuses to
-        # start when any statically imported adapter fails (contract 1.4).
-        log.error("OpenAlgo's %s is unusable (%s); the mStock adapter will not publish", OPENALGO_BASE_MODULE, exc)
-        return StandaloneAdapterBase
+    return host.openalgo_adapter_base() or StandaloneAdapterBase
 
 
 def hosted_base(cls: type) -> bool:
