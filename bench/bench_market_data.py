@@ -107,7 +107,7 @@ def bench_quotes(data, counter: RequestCounter, lookup, count: int, repeat: int)
 
 
 def bench_history(data, counter: RequestCounter, days: int) -> None:
-    from broker.mstock.market.history import plan_chunks, today_ist
+    from broker.mstock.market.history import plan_history, today_ist
     from broker.mstock.market.intervals import HISTORY_BAR_LIMIT, INTERVALS, bars_per_session
 
     end = today_ist() - timedelta(days=1)
@@ -119,12 +119,12 @@ def bench_history(data, counter: RequestCounter, days: int) -> None:
     requests = sum(counter.take().values())
     weekdays = sum(1 for i in range(days) if (start + timedelta(days=i)).weekday() < 5)
     per_day = bars_per_session(INTERVALS["1m"], "NSE")
-    whole_day_minimum = math.ceil(weekdays / (HISTORY_BAR_LIMIT // per_day))
     absolute_minimum = math.ceil(weekdays * per_day / HISTORY_BAR_LIMIT)
     floor = max(0, requests - 1) * 1.0
     print(f"history: SBIN NSE 1m {start}..{end} ({weekdays} weekday sessions, {len(frame)} bars)")
-    print(f"  Data-API requests: {requests} (planned chunks {len(plan_chunks(start, end, 2))}; minimum with whole-day "
-          f"chunks {whole_day_minimum}; absolute minimum at {HISTORY_BAR_LIMIT} bars/request {absolute_minimum})")
+    planned = len(plan_history(start, end, INTERVALS["1m"], "NSE"))
+    print(f"  Data-API requests: {requests} (planned {planned}; minimum at {HISTORY_BAR_LIMIT} bars/request "
+          f"{absolute_minimum})")
     print(f"  elapsed: {elapsed:.2f} s; pacing floor at 1 request/s: {floor:.2f} s; "
           f"beyond the floor: {elapsed - floor:.2f} s = {(elapsed - floor) / max(requests, 1) * 1000:.1f} ms per request")
 

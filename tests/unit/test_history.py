@@ -16,7 +16,8 @@ from broker.mstock.api import errors
 from broker.mstock.api.client import MStockClient
 from broker.mstock.api.data import BrokerData
 from broker.mstock.market import candles, history
-from broker.mstock.market.history import Chunk, HistoryRangeLost, fetch_history, plan_chunks
+from broker.mstock.market.history import Chunk, HistoryRangeLost, fetch_history, plan_chunks, plan_history
+from broker.mstock.market.intervals import interval_for
 
 from ..helpers import ACCESS_TOKEN, API_KEY, BASE_URL, add_route, load_fixture, sent_json, url_for
 from .market_support import FakeSymbols, record
@@ -112,8 +113,39 @@ def test_a_weekend_alone_is_still_asked_once():
     assert plan_chunks(date(2024, 1, 6), date(2024, 1, 7), 2) == [Chunk(date(2024, 1, 6), date(2024, 1, 7))]
 
 
-def test_a_year_of_one_minute_bars_takes_131_calls():
-    assert len(plan_chunks(date(2024, 1, 1), date(2024, 12, 31), 2)) == 131
+def test_a_year_of_one_minute_bars_takes_the_minimum_the_bar_limit_allows():
+    # 2024: 262 weekdays x 375 one-minute bars = 98,250 bars; ceil(98,250 / 999) = 99.
+    chunks = plan_history(date(2024, 1, 1), date(2024, 12, 31), interval_for("1m"), "NSE")
+    assert len(chunks) == 99
+    assert len(plan_chunks(date(2024, 1, 1), date(2024, 12, 31), 2)) == 131  # whole-day chunks would need
+
+
+@pytest.mark.parametrize(("key", "exchange"), [("1m", "NSE"), ("3m", "NFO"), ("5m", "CDS"), ("15m", "MCX"), ("30m", "BSE")])
+def test_bar_chunks_cover_every_minute_once_within_the_limit(key, exchange):
+    interval = interval_for(key)
+    first, last = date(2024, 3, 1), date(2024, 5, 31)
+    chunks = plan_history(first, last, interval, exchange)
+    bars_per_day = history.bars_per_session(interval, exchange)
+    opens = history.session_open(exchange)
+    seen = Counter()
+    for chunk in chunks:
+        start = datetime.combine(chunk.first, chunk.start)
+        end = datetime.combine(chunk.last, chunk.end)
+        in_chunk = 0
+        day = chunk.first
+        while day <= chunk.last:
+            if day.weekday() < 5:
+                for n in range(bars_per_day):
+                    at = datetime.combine(day, opens) + timedelta(minutes=n * interval.minutes)
+                    if start <= at <= end:
+                        seen[at] += 1
+                        in_chunk += 1
+            day += timedelta(days=1)
+        assert in_chunk <= 999
+    weekdays = sum(1 for d in range((last - first).days + 1) if (first + timedelta(days=d)).weekday() < 5)
+    assert len(seen) == weekdays * bars_per_day
+    assert set(seen.values()) == {1}
+    assert chunks[0].first == first and chunks[-1].last == last
 
 
 # ------------------------------------------------------------------ fetching
@@ -128,8 +160,17 @@ def test_a_month_of_one_minute_bars_has_every_trading_day_exactly_once(mock_api)
     assert sorted(days) == weekdays
     assert set(days.values()) == {375}
     assert frame["timestamp"].is_monotonic_increasing and frame["timestamp"].is_unique
-    assert len(server.bodies) == 12
-    assert all(b["fromdate"].endswith(" 00:00") and b["todate"].endswith(" 23:59") for b in server.bodies)
+    # 23 sessions x 375 bars = 8,625 bars in chunks of 999: the minimum of 9 calls.
+    assert len(server.bodies) == 9
+    assert [(b["fromdate"], b["todate"]) for b in server.bodies[:3]] == [
+        ("2024-01-01 00:00", "2024-01-03 13:23"),
+        ("2024-01-03 13:24", "2024-01-08 11:17"),
+        ("2024-01-08 11:18", "2024-01-10 15:26"),
+    ]
+    # Consecutive chunks touch: each starts one minute after the previous one ends.
+    for before, after in zip(server.bodies, server.bodies[1:]):
+        end = datetime.strptime(before["todate"], "%Y-%m-%d %H:%M")
+        assert datetime.strptime(after["fromdate"], "%Y-%m-%d %H:%M") == end + timedelta(minutes=1)
 
 
 def test_request_golden_and_saturday_session_bars(mock_api):
@@ -209,9 +250,13 @@ def test_failed_chunk_raises_naming_the_lost_range(mock_api):
     rejected = (200, {}, json.dumps(load_fixture("market.historical", "invalid_token")))
     server = CandleServer(today=date(2024, 2, 1), fail={date(2024, 1, 3): rejected})
     server.install(mock_api)
-    with pytest.raises(HistoryRangeLost, match=r"historical data for 2024-01-03\.\.2024-01-04 could not be fetched: .*Invalid symboltoken") as info:
+    with pytest.raises(HistoryRangeLost) as info:
         fetch_history(_client(), record("SBIN", "NSE"), "NSE", "1m", "2024-01-01", "2024-01-10", now=_now(date(2024, 2, 1)), workers=1)
-    assert (info.value.first_day, info.value.last_day) == (date(2024, 1, 3), date(2024, 1, 4))
+    assert str(info.value) == (
+        "history of SBIN on NSE (1m): historical data for 2024-01-03 13:24..2024-01-08 11:17 could not be fetched: "
+        "Invalid symboltoken. [IA400]"
+    )
+    assert (info.value.first_day, info.value.last_day) == (date(2024, 1, 3), date(2024, 1, 8))
     assert isinstance(info.value.cause, errors.InputRejected)
 
 

@@ -4,11 +4,12 @@
   "today" is today in IST, whatever the host's time zone.
 * Past sessions come from ``instruments/historical``, which serves completed sessions only;
   today's bars from ``instruments/intraday`` (numeric exchange code, newest first).
-* Long ranges are cut into whole-day chunks ``[first 00:00 .. last 23:59]``; the next chunk
-  starts the next calendar day, so no day is lost at an edge (upstream lost the last day of
-  every chunk, D13) and none is fetched twice. Chunk length counts weekdays so that a chunk
-  stays within the bar budget of :mod:`.intervals`; a chunk that comes back at the bar limit
-  was probably truncated (a weekend special session) and is split and fetched again.
+* Long ranges are cut into chunks that touch without gap or overlap, so no day is lost at
+  an edge (upstream lost the last day of every chunk, D13) and no bar is fetched twice.
+  Minute bars are packed bar by bar up to the limit (a chunk may end inside a session, on
+  the bar grid); hourly and daily bars by whole days ``[first 00:00 .. last 23:59]`` within
+  the bar budget of :mod:`.intervals`. A chunk that comes back at the bar limit was
+  probably truncated (a weekend special session) and is split and fetched again.
 * Every call goes through the shared Data-API limiter (1 request/s) in the client; two
   workers keep one request in flight while the next waits for its slot, so a long range
   takes the pacing floor, not pacing + latency. A chunk that still fails after the
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -29,7 +30,15 @@ from ..api.errors import AuthError, ConfigError, MStockError, ValidationError
 from ..host import get_logger
 from ..mapping.exchanges import INTRADAY_EXCHANGE_CODE
 from . import candles
-from .intervals import HISTORY_BAR_LIMIT, Interval, interval_for, trading_days_per_chunk
+from .intervals import (
+    HISTORY_BAR_LIMIT,
+    Interval,
+    bars_per_session,
+    interval_for,
+    session_open,
+    splits_sessions,
+    trading_days_per_chunk,
+)
 
 if TYPE_CHECKING:
     from ..api.client import MStockClient
@@ -53,14 +62,22 @@ class HistoryRangeLost(MStockError):
 
 @dataclass(frozen=True)
 class Chunk:
-    """Inclusive IST calendar days for one call; ``today`` marks the intraday call."""
+    """One call: from ``first`` at ``start`` to ``last`` at ``end`` (IST, inclusive).
+
+    ``today`` marks the intraday call. Whole-day chunks run 00:00-23:59; a minute-bar chunk
+    may start or end inside a session, on a bar boundary.
+    """
 
     first: date
     last: date
     today: bool = False
+    start: time = time(0, 0)
+    end: time = time(23, 59)
 
     def label(self) -> str:
-        return self.first.isoformat() if self.first == self.last else f"{self.first}..{self.last}"
+        first = self.first.isoformat() if self.start == time(0, 0) else f"{self.first} {self.start:%H:%M}"
+        last = self.last.isoformat() if self.end == time(23, 59) else f"{self.last} {self.end:%H:%M}"
+        return first if first == last else f"{first}..{last}"
 
 
 # ------------------------------------------------------------------ dates
@@ -116,6 +133,60 @@ def plan_chunks(first: date, last: date, weekdays_per_chunk: int) -> list[Chunk]
     return chunks
 
 
+def plan_bar_chunks(first: date, last: date, *, bars_per_day: int, minutes: int, opens: time, budget: int) -> list[Chunk]:
+    """Chunks of at most ``budget`` minute bars covering ``first``..``last`` exactly once.
+
+    Weekdays are packed bar by bar, so a chunk may end inside a session: it then ends one
+    minute before the next chunk's first bar, on the session's bar grid. This makes the
+    fewest calls the bar limit allows (a year of 1-minute NSE bars: 99 calls instead of 131
+    whole-day ones) while consecutive chunks still touch without a gap or an overlap.
+    Weekend days ride along with the chunk around them (special sessions get fetched; if
+    they overflow a chunk, the truncation check splits it).
+    """
+    chunks: list[Chunk] = []
+    chunk_first, chunk_start = first, time(0, 0)
+    room = budget
+    taken_today = 0  # bars of ``day`` already given to earlier chunks
+    day = first
+    while day <= last:
+        if day.weekday() >= 5:
+            day += timedelta(days=1)
+            continue
+        left_today = bars_per_day - taken_today
+        if left_today < room:
+            room -= left_today
+            taken_today = 0
+            day += timedelta(days=1)
+            continue
+        if left_today == room:  # the chunk ends exactly at this day's close
+            chunks.append(Chunk(chunk_first, day, start=chunk_start))
+            day += timedelta(days=1)
+            chunk_first, chunk_start, room, taken_today = day, time(0, 0), budget, 0
+            continue
+        taken_today += room
+        cut = datetime.combine(day, opens) + timedelta(minutes=taken_today * minutes)
+        chunks.append(Chunk(chunk_first, day, start=chunk_start, end=(cut - timedelta(minutes=1)).time()))
+        chunk_first, chunk_start, room = day, cut.time(), budget
+    if chunk_first <= last:
+        chunks.append(Chunk(chunk_first, last, start=chunk_start))
+    return chunks
+
+
+def plan_history(first: date, last: date, interval: Interval, exchange: str) -> list[Chunk]:
+    """The historical calls for ``first``..``last`` (completed sessions only)."""
+    if splits_sessions(interval):
+        return plan_bar_chunks(
+            first,
+            last,
+            bars_per_day=bars_per_session(interval, exchange),
+            minutes=interval.minutes or 1,
+            opens=session_open(exchange),
+            # One bar short of the limit: a full reply is then never mistaken for a truncated one.
+            budget=HISTORY_BAR_LIMIT - 1,
+        )
+    return plan_chunks(first, last, trading_days_per_chunk(interval, exchange))
+
+
 # ------------------------------------------------------------------ requests
 
 
@@ -124,8 +195,8 @@ def historical_body(record: "SymbolRecord", interval: Interval, chunk: Chunk) ->
         "exchange": record.brexchange,
         "symboltoken": str(record.token),
         "interval": interval.broker,
-        "fromdate": f"{chunk.first.isoformat()} 00:00",
-        "todate": f"{chunk.last.isoformat()} 23:59",
+        "fromdate": f"{chunk.first.isoformat()} {chunk.start:%H:%M}",
+        "todate": f"{chunk.last.isoformat()} {chunk.end:%H:%M}",
     }
 
 
@@ -164,7 +235,9 @@ class _Fetcher:
         # At the bar limit: the server may have cut the reply short, so ask for each half.
         middle = chunk.first + (chunk.last - chunk.first) // 2
         log.info("history chunk %s hit the %d-bar limit; splitting it", chunk.label(), HISTORY_BAR_LIMIT)
-        return self.fetch(Chunk(chunk.first, middle)) + self.fetch(Chunk(middle + timedelta(days=1), chunk.last))
+        return self.fetch(Chunk(chunk.first, middle, start=chunk.start)) + self.fetch(
+            Chunk(middle + timedelta(days=1), chunk.last, end=chunk.end)
+        )
 
 
 def _fetch_chunk(fetcher: _Fetcher, chunk: Chunk) -> list[candles.Candle]:
@@ -177,7 +250,7 @@ def _fetch_chunk(fetcher: _Fetcher, chunk: Chunk) -> list[candles.Candle]:
         source = "intraday" if chunk.today else "historical"
         raise HistoryRangeLost(
             f"history of {fetcher.record.symbol} on {fetcher.exchange} ({fetcher.interval.key}): "
-            f"{source} data for {chunk.label()} could not be fetched: {error}",
+            f"{source} data for {chunk.label()} could not be fetched: {error.message}",
             first_day=chunk.first,
             last_day=chunk.last,
             cause=error,
@@ -232,9 +305,7 @@ def fetch_history(
     if first > last:
         return candles.empty_frame()
     fetch_first = _period_start(first, interval.resample)
-    chunks = plan_chunks(
-        fetch_first, min(last, today - timedelta(days=1)), trading_days_per_chunk(interval, exchange)
-    )
+    chunks = plan_history(fetch_first, min(last, today - timedelta(days=1)), interval, exchange)
     if fetch_first <= today <= last:
         if exchange in INTRADAY_EXCHANGE_CODE:
             chunks.append(Chunk(today, today, today=True))

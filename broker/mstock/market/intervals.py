@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import time
 from types import MappingProxyType
 from typing import Final
 
@@ -72,6 +73,23 @@ SESSION_MINUTES: Final = MappingProxyType(
 )
 _DEFAULT_SESSION_MINUTES: Final = 900
 
+# Session open per OpenAlgo exchange: minute bars are bucketed from here, so a chunk that
+# ends inside a session ends on a bar boundary.
+SESSION_OPEN: Final = MappingProxyType(
+    {
+        "NSE": time(9, 15),
+        "BSE": time(9, 15),
+        "NFO": time(9, 15),
+        "BFO": time(9, 15),
+        "NSE_INDEX": time(9, 15),
+        "BSE_INDEX": time(9, 15),
+        "CDS": time(9, 0),
+        "BCD": time(9, 0),
+        "MCX": time(9, 0),
+    }
+)
+_DEFAULT_SESSION_OPEN: Final = time(9, 0)
+
 
 def interval_for(key: str) -> Interval:
     """The :class:`Interval` for an OpenAlgo interval; ``ValidationError`` if not served."""
@@ -93,3 +111,13 @@ def bars_per_session(interval: Interval, exchange: str) -> int:
 def trading_days_per_chunk(interval: Interval, exchange: str, budget: int = CHUNK_BAR_BUDGET) -> int:
     """Weekdays one historical call may span and stay within the bar budget (at least 1)."""
     return max(1, budget // bars_per_session(interval, exchange))
+
+
+def session_open(exchange: str) -> time:
+    return SESSION_OPEN.get(exchange, _DEFAULT_SESSION_OPEN)
+
+
+def splits_sessions(interval: Interval) -> bool:
+    """Minute bars are packed by the bar (chunks may end inside a session); hourly and
+    daily bars by whole days (hourly labels such as HH:45 are not on a known grid, spec 8.2)."""
+    return interval.minutes is not None and interval.minutes < 60
