@@ -126,7 +126,14 @@ class _OpenAlgoSymbols:
 
     def search(self, query: str, exchange: str | None = None, limit: int = 50) -> list[SymbolRecord]:
         rows = self._db.search_symbols(query, exchange, limit) or []
-        return [SymbolRecord.from_row(_AttrRow(r) if isinstance(r, dict) else r) for r in rows][:limit]
+        return [self._full_record(_AttrRow(r) if isinstance(r, dict) else r) for r in rows[:limit]]
+
+    def _full_record(self, hit: Any) -> SymbolRecord:
+        # OpenAlgo's search_symbols returns only symbol, brsymbol, name, exchange, token and
+        # instrumenttype: without this lookup brexchange, expiry, strike, lot and tick size
+        # would read as blanks and defaults.
+        info = self.get_symbol_info(hit.symbol, hit.exchange)
+        return info if info is not None else SymbolRecord.from_row(hit)
 
 
 @dataclass
@@ -266,7 +273,15 @@ def notify(event: str, payload: dict[str, Any]) -> None:
     """Report progress or a result to the user (socketio toast when hosted, log otherwise)."""
     if in_openalgo():
         extensions = importlib.import_module("extensions")
-        extensions.socketio.emit(event, payload)
+        try:
+            extensions.socketio.emit(event, payload)
+        except Exception as exc:  # noqa: BLE001 - a toast is best-effort, see below
+            # An emit fails when socketio is not bound to OpenAlgo's app (a script calling
+            # master_contract_download) or its message queue is down. Raising here would fail
+            # a download that succeeded, or replace the real error OpenAlgo records (contract
+            # 10.1 step 3), so the event is logged instead.
+            log.warning("could not emit %s to OpenAlgo's UI (%s: %s): %s", event, type(exc).__name__, exc,
+                        payload.get("message", payload))
         return
     level = logging.WARNING if payload.get("status") == "error" else logging.INFO
     log.log(level, "%s: %s", event, payload.get("message", payload))

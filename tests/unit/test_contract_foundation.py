@@ -64,6 +64,15 @@ def test_baseurl_for_keepalive():
     assert baseurl.ROOT_URL.startswith("https://")
 
 
+def test_baseurl_follows_mstock_base_url(monkeypatch):
+    # OpenAlgo's keep-warm HEAD-pings ROOT_URL: pointed at the sandbox it must not ping mStock.
+    baseurl = importlib.import_module("broker.mstock.api.baseurl")
+    monkeypatch.setenv("MSTOCK_BASE_URL", "http://127.0.0.1:18765")
+    assert getattr(baseurl, "ROOT_URL", None) == "http://127.0.0.1:18765"
+    assert getattr(baseurl, "BASE_URL", None) == "http://127.0.0.1:18765/openapi/typeb"
+    assert getattr(baseurl, "ORIGIN", None) is None
+
+
 MODULES = [
     "broker.mstock",
     "broker.mstock.api.auth_api",

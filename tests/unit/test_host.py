@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import textwrap
 from pathlib import Path
@@ -150,6 +151,27 @@ def test_stored_session_uses_the_active_mstock_row_not_login_username(openalgo, 
 def test_notify_emits_on_socketio(openalgo):
     host.notify("master_contract_download", {"status": "success", "message": "ok"})
     assert sys.modules["extensions"].EMITTED == [("master_contract_download", {"status": "success", "message": "ok"})]
+
+
+def test_notify_logs_instead_of_raising_when_socketio_cannot_emit(openalgo, monkeypatch, caplog):
+    def unbound_emit(event, payload):
+        raise AttributeError("'NoneType' object has no attribute 'emit'")
+
+    extensions = importlib.import_module("extensions")
+    monkeypatch.setattr(extensions.socketio, "emit", unbound_emit)
+    host.notify("master_contract_download", {"status": "error", "message": "download failed: IA401"})
+    assert "could not emit master_contract_download" in caplog.text
+    assert "download failed: IA401" in caplog.text
+
+
+def test_search_completes_openalgo_search_hits(openalgo, monkeypatch):
+    # OpenAlgo's search_symbols returns dicts with only these six keys.
+    hit = {"symbol": "SBIN", "brsymbol": "SBIN-EQ", "name": "STATE BANK", "exchange": "NSE", "token": "3045", "instrumenttype": "EQ"}
+    token_db = importlib.import_module("database.token_db")
+    monkeypatch.setattr(token_db, "search_symbols", lambda query, exchange=None, limit=50: [hit])
+    assert host.symbols().search("SBIN", "NSE") == [
+        SymbolRecord("SBIN", "SBIN-EQ", "STATE BANK", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)
+    ]
 
 
 def test_standalone_stored_session_is_none_without_login():

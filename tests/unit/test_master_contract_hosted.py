@@ -151,3 +151,23 @@ def test_hosted_failure_leaves_symtoken_untouched(openalgo, mock_api):
         mc.master_contract_download()
     assert [r["symbol"] for r in fake.table_rows] == ["OLDSYM"]
     assert fake.transactions == 0
+
+
+def _unbound_socketio_emit(event: str, payload: dict) -> None:
+    # What Flask-SocketIO does when socketio was never bound to OpenAlgo's app.
+    raise AttributeError("'NoneType' object has no attribute 'emit'")
+
+
+def test_hosted_download_succeeds_when_socketio_cannot_emit(openalgo, mock_api, monkeypatch):
+    fake = openalgo(ACCESS_TOKEN)
+    monkeypatch.setattr(sys.modules["extensions"].socketio, "emit", _unbound_socketio_emit)
+    add_route(mock_api, "market.scrip_master", MASTER)
+    assert mc.master_contract_download().startswith("mStock master contract:")
+    assert fake.transactions == 1
+
+
+def test_hosted_failure_keeps_its_own_error_when_socketio_cannot_emit(openalgo, mock_api, monkeypatch):
+    openalgo(None)
+    monkeypatch.setattr(sys.modules["extensions"].socketio, "emit", _unbound_socketio_emit)
+    with pytest.raises(SessionExpired):
+        mc.master_contract_download()
