@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -99,7 +100,12 @@ def sent_orders(mock_api) -> list[dict]:
                   key=lambda b: b["tradingsymbol"])
 
 
-def test_close_all_places_an_opposite_market_order_per_open_position(mock_api, symbols):
+@pytest.fixture
+def empty_book(mock_api):
+    add_route(mock_api, "orders.list", case="empty_null")
+
+
+def test_close_all_places_an_opposite_market_order_per_open_position(mock_api, symbols, empty_book):
     add_route(mock_api, "portfolio.positions", open_positions())
     add_route(mock_api, "orders.place", PLACED)
     body, status = order_api.close_all_positions("oa-key", ACCESS_TOKEN)
@@ -126,7 +132,7 @@ def test_close_all_with_an_unreadable_position_book_is_an_error(mock_api, symbol
     assert (status, body["status"]) == (401, "error")
 
 
-def test_close_all_partial_failure_lists_what_failed(mock_api, symbols):
+def test_close_all_partial_failure_lists_what_failed(mock_api, symbols, empty_book):
     rows = open_positions()
     rows["data"].append(position_row(symboltoken="424242", instrumenttype="FUTSTK", netqty="10"))
     add_route(mock_api, "portfolio.positions", rows)
@@ -142,7 +148,7 @@ def test_close_all_partial_failure_lists_what_failed(mock_api, symbols):
     assert sorted(o["position"] for o in body["orders"]) == ["NIFTY07NOV2424000CE NFO NRML", "USDINR29OCT25FUT CDS NRML"]
 
 
-def test_close_all_places_concurrently(mock_api, symbols):
+def test_close_all_places_concurrently(mock_api, symbols, empty_book):
     rows = positions(*[position_row(symboltoken=token, netqty="5", buyqty="5", buyavgprice="10")
                        for token in ("3045", "22", "11536", "14366")])
     add_route(mock_api, "portfolio.positions", rows)
@@ -173,3 +179,70 @@ def test_bulk_writes_pass_the_bulk_pacing(mock_api, symbols, monkeypatch):
     order_api.cancel_all_orders_api({}, ACCESS_TOKEN)
     assert acquired == ["order", "order"]
     assert bulk.BULK_PACE == (25, 1.2)
+
+
+def test_close_all_clicked_twice_at_once_closes_each_position_once(mock_api, symbols, empty_book):
+    # The second close-all must read the positions after the first one's exit, never the
+    # same open position, or it would reverse it with a second exit.
+    placed_orders: list[dict] = []
+    second_read = threading.Event()
+    results: list = []
+    second = threading.Thread(target=lambda: results.append(order_api.close_all_positions("oa-key", ACCESS_TOKEN)))
+
+    def positions_answer(request):
+        if not placed_orders and not second.is_alive():
+            second.start()  # a second click while the first is reading the book
+            second_read.wait(timeout=0.2)  # only elapses when the second one is held back
+        elif not placed_orders:
+            second_read.set()
+        net = "0" if placed_orders else "10"
+        rows = positions(position_row(symboltoken="3045", buyqty=net, buyavgprice="570", netqty=net))
+        return 200, {}, json.dumps(rows)
+
+    def place_answer(request):
+        placed_orders.append(json.loads(request.body))
+        return 200, {}, '[{"status":"true","message":"SUCCESS","errorcode":"","data":{"orderid":"1"}}]'
+
+    mock_api.add_callback("GET", "https://api.mstock.trade/openapi/typeb/portfolio/positions", callback=positions_answer)
+    mock_api.add_callback("POST", "https://api.mstock.trade/openapi/typeb/orders/regular", callback=place_answer)
+    first = order_api.close_all_positions("oa-key", ACCESS_TOKEN)
+    second.join(timeout=5)
+    assert [first[1], results[0]] == [200, ({"message": "No Open Positions Found"}, 200)]
+    assert [(o["transactiontype"], o["quantity"]) for o in placed_orders] == [("SELL", "10")]
+
+
+def test_close_all_does_not_resend_exits_that_are_still_working(mock_api, symbols):
+    # A second close-all while the first one's MARKET exit has not filled (circuit limit,
+    # slow exchange) must not send another: that would reverse the position.
+    add_route(mock_api, "portfolio.positions", positions(position_row(symboltoken="3045", buyqty="10", buyavgprice="570", netqty="10")))
+    add_route(mock_api, "orders.list", book(order_row(orderid="1", ordertype="MARKET", transactiontype="SELL",
+                                                      quantity="10", price="0", status="Pending", orderstatus="Pending")))
+    body, status = order_api.close_all_positions("oa-key", ACCESS_TOKEN)
+    assert status == 200
+    assert body["message"] == "All Open Positions Squared Off (0 orders placed)"
+    assert body["orders"] == [{"position": "SBIN NSE MIS", "orderid": "", "note": "already being closed by a working MARKET order"}]
+    assert sent_orders(mock_api) == []
+
+
+def test_close_all_sends_only_what_working_exits_do_not_cover(mock_api, symbols):
+    add_route(mock_api, "portfolio.positions", positions(position_row(symboltoken="3045", buyqty="10", buyavgprice="570", netqty="10")))
+    add_route(mock_api, "orders.list", book(
+        order_row(orderid="1", ordertype="MARKET", transactiontype="SELL", quantity="6", filledshares="2", price="0"),
+        # A resting stop-loss is not an exit in flight: close-all still flattens now.
+        order_row(orderid="2", ordertype="STOPLOSS_MARKET", transactiontype="SELL", quantity="10", price="0",
+                  triggerprice="550", status="Trigger Pending", orderstatus="Trigger Pending"),
+        # A working MARKET order on another product does not cover this position.
+        order_row(orderid="3", ordertype="MARKET", transactiontype="SELL", quantity="10", price="0", producttype="DELIVERY"),
+    ))
+    add_route(mock_api, "orders.place", PLACED)
+    body, status = order_api.close_all_positions("oa-key", ACCESS_TOKEN)
+    assert status == 200
+    assert [(o["transactiontype"], o["quantity"], o["producttype"]) for o in sent_orders(mock_api)] == [("SELL", "6", "INTRADAY")]
+
+
+def test_close_all_with_an_unreadable_order_book_sends_nothing(mock_api, symbols):
+    add_route(mock_api, "portfolio.positions", positions(position_row(symboltoken="3045", buyqty="10", buyavgprice="570", netqty="10")))
+    add_route(mock_api, "orders.list", EXPIRED, status=401)
+    body, status = order_api.close_all_positions("oa-key", ACCESS_TOKEN)
+    assert (status, body["status"]) == (401, "error")
+    assert sent_orders(mock_api) == []

@@ -165,3 +165,23 @@ def test_modify_refused_with_http_400(mock_api, symbols):
     data = {**MODIFY, "action": "SELL", "pricetype": "SL", "price": 560, "trigger_price": 560.5, "quantity": 10}
     body, status = order_api.modify_order(data, ACCESS_TOKEN)
     assert (status, body["message"]) == (400, "Enter valid trigger price. [400]")
+
+
+def test_modify_cannot_switch_to_an_instrument_sharing_the_token(mock_api, symbols):
+    # USDINR's currency future is tagged NSE and shares token 11536 with TCS (D5): the token
+    # alone does not say the order is for TCS.
+    usdinr = order_row(orderid=OID, symboltoken="11536", tradingsymbol="USDINR-29Oct2025-FUT",
+                       instrumenttype="FUTCUR", price="88.0000")
+    add_route(mock_api, "orders.list", book(usdinr))
+    body, status = order_api.modify_order({**MODIFY, "symbol": "TCS"}, ACCESS_TOKEN)
+    assert (status, body["message"]) == (
+        400, f"order {OID} is not for TCS on NSE; a modification cannot change the instrument")
+    assert writes(mock_api, "PUT") == []
+
+
+def test_modify_cannot_switch_the_side(mock_api, symbols):
+    add_route(mock_api, "orders.list", book(order_row(orderid=OID, transactiontype="BUY")))
+    body, status = order_api.modify_order({**MODIFY, "action": "SELL"}, ACCESS_TOKEN)
+    assert (status, body["message"]) == (
+        400, f"order {OID} is a BUY order; a modification cannot change it to SELL")
+    assert writes(mock_api, "PUT") == []

@@ -101,6 +101,18 @@ def test_same_token_on_another_segment_does_not_count(mock_api, symbols):
     assert (sent["tradingsymbol"], sent["transactiontype"], sent["quantity"]) == ("TCS-EQ", "BUY", "10")
 
 
+def test_unreadable_row_with_the_same_token_is_an_error_never_flat(mock_api, symbols):
+    # A row on this token whose instrument type no table knows may be this very position:
+    # reading it as "flat" would buy the whole target again.
+    add_route(mock_api, "portfolio.positions", positions(
+        position_row(symboltoken="35001", instrumenttype="FUTNEW", producttype="CARRYFORWARD", netqty="50")))
+    res, body, orderid = order_api.place_smartorder_api(smart(position_size=50), ACCESS_TOKEN)
+    assert (res.status, orderid) == (502, None)
+    assert body["message"] == ("position row for token 35001 on NSE cannot be read (unknown mStock instrument type "
+                               "'FUTNEW'); refusing to assume it is not NIFTY28NOV24FUT on NFO")
+    assert placed(mock_api) == []
+
+
 def test_matched_position_is_a_no_op(mock_api, symbols):
     add_route(mock_api, "portfolio.positions", positions(nifty_future(50)))
     res, body, orderid = order_api.place_smartorder_api(smart(position_size="50"), ACCESS_TOKEN)

@@ -5,18 +5,22 @@ request per order in a small thread pool, so fifty requests take about as long a
 limits allow rather than fifty round trips in a row. Every outcome is reported; nothing
 is assumed.
 
-Pacing: the shared limiter admits exactly 30 order requests per second (spec 2.1) by send
-time, but the broker counts by arrival time, and requests sent in a burst arrive spread by
-network jitter: at a window boundary 31 can land in one of its seconds, and the 31st is
-refused (a write, so never retried). Bursts of dozens of writes are only produced here,
-so bulk writes also pass a private limiter of :data:`BULK_PACE` (25 per 1.2 s): it
-absorbs up to 200 ms of jitter and leaves room for single orders other threads place
-meanwhile. Fifty writes then take about 1.2 s instead of 1 s.
+Close-all never sends an exit twice: runs are serialised, and quantity already covered by
+working MARKET orders in the exit direction (the exits of an earlier run that have not
+filled yet) is subtracted before anything is sent.
+
+Pacing: the shared limiter counts order requests by send time (with a 0.1 s margin,
+see ``api/ratelimit.py``), but the broker counts by arrival time, and requests sent in a
+burst arrive spread by network jitter; a refused write is never retried. Bursts of dozens
+of writes are only produced here, so bulk writes also pass a private limiter of
+:data:`BULK_PACE` (25 per 1.2 s): it absorbs more jitter and leaves room for single orders
+other threads place meanwhile. Fifty writes then take about 1.2 s instead of 1 s.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +35,7 @@ from ..host import get_logger
 from ..mapping.book_values import as_int, lower_keys, text
 from ..mapping.codes import CANCELLABLE_STATUSES, DERIVATIVE_EXCHANGES, openalgo_product
 from ..mapping.order_data import resolve_row
-from .book import fetch_orders
+from .book import BookOrder, fetch_orders
 from .placement import cancel_known, place
 from .portfolio import fetch_positions
 
@@ -49,6 +53,9 @@ NO_POSITIONS = {"message": "No Open Positions Found"}
 
 _pace_lock = threading.Lock()
 _pace: RateLimiter | None = None
+# One close-all at a time: a second click must read the positions after the first one's
+# exits, never the same open positions (it would send every exit twice, reversing them).
+_close_all_lock = threading.Lock()
 
 
 def _bulk_pace() -> RateLimiter:
@@ -107,6 +114,32 @@ class _Exit:
     label: str
     order: dict[str, Any] | None
     problem: str | None = None
+    key: tuple[str, str, str, str] | None = None  # (symbol, exchange, product, action)
+
+
+def _exits_in_flight(orders: Sequence[BookOrder], lookup: "SymbolLookup") -> Counter[tuple[str, str, str, str]]:
+    """Unfilled quantity of working MARKET orders per (symbol, exchange, product, action).
+
+    Only MARKET orders count as exits in flight: a resting stop-loss or target is not an
+    exit, and close-all must still flatten the position now.
+    """
+    pending: Counter[tuple[str, str, str, str]] = Counter()
+    for order in orders:
+        if order.pricetype != "MARKET" or order.status not in CANCELLABLE_STATUSES:
+            continue
+        fields = lower_keys(order.row)
+        try:
+            record = resolve_row(fields, lookup)
+        except ValueError:
+            record = None
+        if record is None:
+            log.warning("close-all: working MARKET order %s is for an unknown instrument", order.orderid)
+            continue
+        product = openalgo_product(text(fields.get("producttype")), derivative=record.exchange in DERIVATIVE_EXCHANGES)
+        unfilled = order.quantity - order.filled - as_int(fields.get("cancelsize"))
+        if unfilled > 0:
+            pending[(record.symbol, record.exchange, product, order.action)] += unfilled
+    return pending
 
 
 def _exit_for(row: dict[str, Any], lookup: "SymbolLookup") -> _Exit:
@@ -134,19 +167,39 @@ def _exit_for(row: dict[str, Any], lookup: "SymbolLookup") -> _Exit:
         "trigger_price": "0",
         "disclosed_quantity": "0",
     }
-    return _Exit(f"{record.symbol} {record.exchange} {product}", order)
+    return _Exit(f"{record.symbol} {record.exchange} {product}", order, key=(record.symbol, record.exchange, product, order["action"]))
+
+
+def _less_in_flight(exit_: _Exit, in_flight: Counter[tuple[str, str, str, str]]) -> _Exit:
+    """The exit reduced by what working exit orders already cover (``order=None`` if all of it)."""
+    if exit_.order is None or exit_.key is None or not in_flight[exit_.key]:
+        return exit_
+    remaining = int(exit_.order["quantity"]) - in_flight[exit_.key]
+    if remaining <= 0:
+        return _Exit(exit_.label, None, key=exit_.key)
+    return _Exit(exit_.label, {**exit_.order, "quantity": str(remaining)}, key=exit_.key)
 
 
 def close_all(client: MStockClient, lookup: "SymbolLookup") -> tuple[dict[str, Any], int]:
     """An opposite MARKET order for every non-zero position; an honest account of the result."""
+    with _close_all_lock:
+        return _close_all(client, lookup)
+
+
+def _close_all(client: MStockClient, lookup: "SymbolLookup") -> tuple[dict[str, Any], int]:
     rows = [row for row in fetch_positions(client) if as_int(lower_keys(row).get("netqty")) != 0]
     if not rows:
         return dict(NO_POSITIONS), 200
-    exits = [_exit_for(dict(row), lookup) for row in rows]
+    in_flight = _exits_in_flight(fetch_orders(client), lookup)
+    exits = [_less_in_flight(_exit_for(dict(row), lookup), in_flight) for row in rows]
     sendable = [e for e in exits if e.order is not None]
     outcomes = run_concurrently(sendable, lambda e: place(client, e.order, lookup))
-    closed: list[dict[str, str]] = []
-    failed: list[dict[str, str]] = [{"position": e.label, "reason": e.problem or ""} for e in exits if e.order is None]
+    closed: list[dict[str, str]] = [
+        {"position": e.label, "orderid": "", "note": "already being closed by a working MARKET order"}
+        for e in exits
+        if e.order is None and e.problem is None
+    ]
+    failed: list[dict[str, str]] = [{"position": e.label, "reason": e.problem} for e in exits if e.problem is not None]
     status = 400 if failed else 200
     for exit_, outcome in zip(sendable, outcomes):
         if isinstance(outcome, MStockError):
@@ -155,7 +208,8 @@ def close_all(client: MStockClient, lookup: "SymbolLookup") -> tuple[dict[str, A
         else:
             closed.append({"position": exit_.label, "orderid": outcome})
     if not failed:
-        return {"status": "success", "message": f"All Open Positions Squared Off ({len(closed)} orders placed)",
+        placed = sum(1 for c in closed if c["orderid"])
+        return {"status": "success", "message": f"All Open Positions Squared Off ({placed} orders placed)",
                 "orders": closed}, 200
     summary = "; ".join(f"{f['position']}: {f['reason']}" for f in failed)
     message = f"closed {len(closed)} of {len(exits)} positions; failed: {summary}"

@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 from ..api.client import MStockClient, Reply
 from ..api.errors import MStockRejected, NotFound, OutcomeUnknown, ValidationError, readable_reason
 from ..host import get_logger
-from ..mapping.book_values import clean_order_id
+from ..mapping.book_values import clean_order_id, lower_keys
 from ..mapping.codes import AMO_VARIETY, CANCELLABLE_STATUSES
+from ..mapping.order_data import resolve_row
 from ..mapping.transform_data import cancel_request, prepare_modify, prepare_place
 from .book import BookOrder, fetch_orders, find_order
 from .reconcile import reconcile_cancel, reconcile_modify, reconcile_place
 from .tags import new_ordertag
 
 if TYPE_CHECKING:
+    from ..database.records import SymbolRecord
     from ..host import SymbolLookup
 
 log = get_logger(__name__)
@@ -74,6 +76,16 @@ def _working_order(client: MStockClient, orderid: str, verb: str) -> BookOrder:
     return order
 
 
+def _same_instrument(order: BookOrder, record: "SymbolRecord", lookup: "SymbolLookup") -> bool:
+    """Whether a book order is for ``record``: its token *and* segment, since tokens repeat
+    across segments (NSE-tagged currency contracts share numbers with NSE equity, D5)."""
+    try:
+        held = resolve_row(lower_keys(order.row), lookup)
+    except ValueError:
+        return False
+    return held is not None and (held.symbol, held.exchange) == (record.symbol, record.exchange)
+
+
 def modify(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup") -> dict[str, str]:
     """Modify an open order; returns ``{"status": "success", "orderid": ...}`` or raises."""
     orderid = clean_order_id(data.get("orderid"))
@@ -81,10 +93,14 @@ def modify(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup") -
         raise ValidationError("invalid modification: orderid is required")
     current = _working_order(client, orderid, "modified")
     prepared = prepare_modify(data, lookup, variety=AMO_VARIETY if current.variety == AMO_VARIETY else None)
-    if current.token and current.token != prepared.record.token:
+    if current.token and not _same_instrument(current, prepared.record, lookup):
         raise ValidationError(
             f"order {orderid} is not for {prepared.record.symbol} on {prepared.record.exchange}; "
             "a modification cannot change the instrument"
+        )
+    if current.action and current.action != prepared.order.action:
+        raise ValidationError(
+            f"order {orderid} is a {current.action} order; a modification cannot change it to {prepared.order.action}"
         )
     try:
         reply = client.call("orders.modify", path={"orderid": orderid}, json=prepared.body, full=True)

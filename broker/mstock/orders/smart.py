@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from ..api.errors import ValidationError
+from ..api.errors import BadResponse, ValidationError
 from ..database.records import SymbolRecord
-from ..host import get_logger
 from ..mapping.book_values import as_int, lower_keys, text
 from ..mapping.codes import DERIVATIVE_EXCHANGES, openalgo_product
 from ..mapping.order_data import resolve_row
@@ -23,8 +22,6 @@ from ..mapping.order_models import to_whole_number
 
 if TYPE_CHECKING:
     from ..host import SymbolLookup
-
-log = get_logger(__name__)
 
 NO_ACTION_MESSAGE = "Positions Already Matched. No action needed."
 
@@ -99,8 +96,12 @@ def net_position(
         try:
             held = resolve_row(fields, lookup)
         except ValueError as exc:
-            log.warning("position row skipped: %s", exc)
-            continue
+            # It may be this very position: reading it as flat could double the exposure (D2).
+            raise BadResponse(
+                f"position row for token {record.token} on {text(fields.get('exchange'))} cannot be read ({exc}); "
+                f"refusing to assume it is not {record.symbol} on {record.exchange}",
+                route="portfolio.positions",
+            ) from None
         if held is None or (held.symbol, held.exchange) != (record.symbol, record.exchange):
             continue
         if openalgo_product(text(fields.get("producttype")), derivative=derivative) != product:
