@@ -113,3 +113,14 @@ def test_breakup_amounts_with_string_numbers_are_summed_by_name():
     assert result["data"]["span_margin"] == 70.0
     assert result["data"]["exposure_margin"] == 0.0
     assert result["data"]["total_margin_required"] == 100.5
+
+
+def test_index_legs_are_refused_before_sending(mock_api):
+    from broker.mstock.api.errors import ValidationError
+    from broker.mstock.mapping.margin_data import margin_leg
+
+    with pytest.raises(ValidationError) as caught:
+        margin_leg({"symbol": "NIFTY", "exchange": "NSE_INDEX", "action": "BUY", "quantity": "75", "product": "MIS",
+                    "pricetype": "MARKET", "price": "0", "trigger_price": "0"}, FakeSymbols())
+    assert "indices can be quoted but not traded" in str(caught.value)
+    assert len(mock_api.calls) == 0

@@ -484,8 +484,9 @@ def get_client(access_token: str | None = None) -> MStockClient:
         client = MStockClient(access_token, api_key=settings.api_key, base_url=settings.base_url)
         _registry[key] = client
         while len(_registry) > _MAX_CLIENTS:
-            _, old = _registry.popitem(last=False)
-            old.close()
+            # Not closed here: another thread may be mid-request on it. Its pooled
+            # connections are released when the last user drops the client.
+            _registry.popitem(last=False)
         log.debug("new mStock client for %s", mask_id(settings.client_code))
         return client
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..api.errors import BadResponse, ValidationError
 from ..market.values import as_float
 from .codes import ACTIONS, PRODUCT_TO_MSTOCK
-from .symbols import require_instrument
+from .transform_data import tradable_instrument
 
 if TYPE_CHECKING:
     from ..host import SymbolLookup
@@ -62,7 +62,8 @@ def _quantity(value: Any, symbol: str) -> str:
 def margin_leg(position: Mapping[str, Any], lookup: "SymbolLookup") -> dict[str, Any]:
     """One ``orders`` entry for an OpenAlgo margin position (contract 8 keys)."""
     symbol = str(position.get("symbol") or "")
-    record = require_instrument(symbol, str(position.get("exchange") or ""), lookup)
+    # Margin is asked for orders, so only what can be traded is accepted (no indices).
+    record = tradable_instrument(symbol, str(position.get("exchange") or ""), lookup)
     product = str(position.get("product") or "").strip().upper()
     if product not in PRODUCT_TO_MSTOCK:
         raise ValidationError(f"product {product or '<empty>'!r} of {symbol} is not one of {', '.join(PRODUCT_TO_MSTOCK)}")
