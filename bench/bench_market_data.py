@@ -34,22 +34,14 @@ if str(ROOT) not in sys.path:
 
 
 def _environment(server, workdir: Path) -> None:
-    from mstock_sandbox import SANDBOX_ACCOUNT
-
+    os.environ.update(server.env())
     os.environ.update(
         {
-            "MSTOCK_BASE_URL": server.base_url,
-            "BROKER_API_KEY": SANDBOX_ACCOUNT.client_code,
-            "BROKER_API_SECRET": SANDBOX_ACCOUNT.api_key,
-            "MSTOCK_PASSWORD": SANDBOX_ACCOUNT.password,
-            "MSTOCK_TOTP_SECRET": SANDBOX_ACCOUNT.totp_secret,
             "MSTOCK_HOST": "standalone",
             "DATABASE_URL": f"sqlite:///{workdir / 'symbols.db'}",
             "MSTOCK_SESSION_FILE": str(workdir / "session.json"),
         }
     )
-    if getattr(server, "ws_url", None):
-        os.environ["MSTOCK_WS_URL"] = server.ws_url
 
 
 class RequestCounter:

@@ -48,26 +48,20 @@ class DemoContext:
 @contextmanager
 def sandbox_environment(master_size: int) -> Iterator[Any]:
     """Start the sandbox and point the plugin's configuration at it for the duration."""
-    from mstock_sandbox import SANDBOX_ACCOUNT, SandboxConfig, SandboxServer
+    from mstock_sandbox import SandboxConfig, SandboxServer
 
     saved = {name: os.environ.get(name) for name in _SANDBOX_ENV}
     workdir = tempfile.TemporaryDirectory(prefix="mstock-demo-")
     server = SandboxServer(SandboxConfig(port=0, master_size=master_size)).start()
     try:
+        os.environ.update(server.env())  # base and feed URLs, account credentials
         os.environ.update(
             {
-                "MSTOCK_BASE_URL": server.base_url,
-                "BROKER_API_KEY": SANDBOX_ACCOUNT.client_code,
-                "BROKER_API_SECRET": SANDBOX_ACCOUNT.api_key,
-                "MSTOCK_PASSWORD": SANDBOX_ACCOUNT.password,
-                "MSTOCK_TOTP_SECRET": SANDBOX_ACCOUNT.totp_secret,
                 "MSTOCK_HOST": "standalone",
                 "DATABASE_URL": f"sqlite:///{Path(workdir.name) / 'symbols.db'}",
                 "MSTOCK_SESSION_FILE": str(Path(workdir.name) / "session.json"),
             }
         )
-        if getattr(server, "ws_url", None):
-            os.environ["MSTOCK_WS_URL"] = server.ws_url
         yield server
     finally:
         server.stop()

@@ -74,21 +74,13 @@ class _Order(BaseModel):
     trigger_price: Decimal = Decimal(0)
     disclosed_quantity: int = 0
 
-    @field_validator("symbol", mode="before")
+    @field_validator("symbol", "exchange", mode="before")
     @classmethod
-    def _symbol(cls, value: Any) -> str:
-        # OpenAlgo symbols are upper case (contract 14.2); "sbin" means SBIN.
+    def _upper_required(cls, value: Any, info: ValidationInfo) -> str:
+        # OpenAlgo symbols and exchanges are upper case (contract 14.2); "sbin" means SBIN.
         text = "" if value is None else str(value).strip().upper()
         if not text:
-            raise ValueError("symbol is required")
-        return text
-
-    @field_validator("exchange", mode="before")
-    @classmethod
-    def _exchange(cls, value: Any) -> str:
-        text = "" if value is None else str(value).strip().upper()
-        if not text:
-            raise ValueError("exchange is required")
+            raise ValueError(f"{info.field_name} is required")
         return text
 
     @field_validator("action", mode="before")
@@ -125,6 +117,11 @@ class _Order(BaseModel):
     def _disclosed(cls, value: Any) -> int:
         return to_whole_number(value, "disclosed_quantity", allow_zero=True)
 
+    @field_validator("quantity", mode="before", check_fields=False)
+    @classmethod
+    def _quantity(cls, value: Any) -> int:
+        return to_whole_number(value, "quantity", allow_zero=False)
+
 
 class PlaceOrder(_Order):
     """An order to place (contract 4.1 place/basket/split/close-all shapes)."""
@@ -133,11 +130,6 @@ class PlaceOrder(_Order):
     # OpenAlgo has no AMO flag. Only an internal caller (our CLI's --amo) can ask for one by
     # passing ``variety="AMO"``; REST requests cannot carry the key (their schema rejects it).
     amo: bool = False
-
-    @field_validator("quantity", mode="before")
-    @classmethod
-    def _quantity(cls, value: Any) -> int:
-        return to_whole_number(value, "quantity", allow_zero=False)
 
 
 class ModifyOrder(_Order):
@@ -154,11 +146,6 @@ class ModifyOrder(_Order):
         if not text:
             raise ValueError("orderid is required")
         return text
-
-    @field_validator("quantity", mode="before")
-    @classmethod
-    def _quantity(cls, value: Any) -> int:
-        return to_whole_number(value, "quantity", allow_zero=False)
 
 
 def _first_message(exc: PydanticValidationError) -> str:
