@@ -14,9 +14,15 @@ import responses
 
 from broker.mstock import config, host, redact
 from broker.mstock.api import client as client_module
-from broker.mstock.api import ratelimit
+from broker.mstock.api import order_api, ratelimit
+from broker.mstock.mapping import codes
+from broker.mstock.orders import bulk
 
 from .helpers import API_KEY, BASE_URL, CLIENT_CODE
+
+# Shared fixtures of the unit-test support modules (``symbols``, ``fast_reconcile``,
+# ``market``, ``feed_server``...), registered once instead of imported by name.
+pytest_plugins = ("tests.unit.order_support", "tests.unit.feed_support")
 
 _OUR_VARIABLES = ("BROKER_API_KEY", "BROKER_API_SECRET", "DATABASE_URL", "REDIRECT_URL")
 
@@ -38,7 +44,12 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
     # Unit tests must not sleep for the documented limits; tests of the limiter and the
     # end-to-end suite install their own.
     ratelimit.set_default_limiter(ratelimit.Unlimited())
+    order_api.reset_for_tests()
+    bulk.reset_for_tests()
+    codes.reset_unknown_log_for_tests()
     yield
+    order_api.reset_for_tests()
+    bulk.reset_for_tests()
     client_module.reset_clients()
     host.reset_for_tests()
     ratelimit.set_default_limiter(None)

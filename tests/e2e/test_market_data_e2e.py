@@ -151,11 +151,28 @@ def test_margin_for_delivery_and_a_derivatives_basket(auth):
     assert data["data"]["total_margin_required"] >= data["data"]["span_margin"]
 
 
-def test_margin_rejection_is_not_a_success(auth):
+def test_margin_index_leg_is_refused_before_sending(auth, counter):
     response, data = calculate_margin_api(
         [{"symbol": "NIFTY", "exchange": "NSE_INDEX", "action": "BUY", "quantity": "1", "product": "MIS",
           "pricetype": "MARKET", "price": "0", "trigger_price": "0"}],
         auth,
     )
     assert response.status_code == 400
-    assert data["status"] == "error" and "Invalid token" in data["message"]
+    assert data == {"status": "error", "message": "NIFTY on NSE_INDEX is an index: indices can be quoted but not traded"}
+    assert sum(counter.paths.values()) == 0
+
+
+def test_margin_rejection_with_http_200_is_not_a_success(sandbox, auth):
+    sandbox.faults.inject(
+        "margins.orders",
+        "http_error",
+        status=200,
+        body={"status": "false", "message": "Invalid token", "errorcode": "IA400", "data": None},
+    )
+    response, data = calculate_margin_api(
+        [{"symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": "1", "product": "MIS",
+          "pricetype": "MARKET", "price": "0", "trigger_price": "0"}],
+        auth,
+    )
+    assert response.status_code == 400
+    assert data == {"status": "error", "message": "Invalid token [IA400]", "code": "IA400"}

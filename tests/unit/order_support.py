@@ -12,11 +12,9 @@ from typing import Any
 import pytest
 
 from broker.mstock import config
-from broker.mstock.api import order_api
 from broker.mstock.database.records import SymbolRecord
 from broker.mstock.database.symbol_store import get_store, reset_stores
-from broker.mstock.mapping import codes
-from broker.mstock.orders import bulk, reconcile
+from broker.mstock.orders import reconcile
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -59,17 +57,11 @@ def symbols():
     reset_stores()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def fast_reconcile(monkeypatch):
-    """Reconciliation polls without sleeping; caches and once-only logs start empty."""
+    """Reconciliation polls without sleeping (module state is reset by tests/conftest.py)."""
     monkeypatch.setattr(reconcile, "RECONCILE_DELAYS", (0.0, 0.0, 0.0))
     monkeypatch.setattr(reconcile, "_sleep", lambda seconds: None)
-    order_api.reset_for_tests()
-    bulk.reset_for_tests()
-    codes.reset_unknown_log_for_tests()
-    yield
-    order_api.reset_for_tests()
-    bulk.reset_for_tests()
 
 
 def load(name: str) -> Any:

@@ -12,7 +12,7 @@ import pytest
 import requests
 from responses import matchers
 
-from broker.mstock.api import auth_api, session_store
+from broker.mstock.api import auth_api
 from broker.mstock.api.errors import SessionExpired
 
 from ..helpers import ACCESS_TOKEN, API_KEY, CLIENT_CODE, FEED_TOKEN, PASSWORD, REQUEST_TOKEN, TOTP_SECRET, add_route, sent_json

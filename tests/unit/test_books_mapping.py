@@ -16,7 +16,9 @@ from broker.mstock.mapping import order_data
 from broker.mstock.mapping.codes import STATUS_TO_OPENALGO, openalgo_status
 
 from ..helpers import ACCESS_TOKEN, add_route, load_fixture
-from .order_support import fast_reconcile, load, order_row, symbols  # noqa: F401  (pytest fixtures)
+from .order_support import load, order_row
+
+pytestmark = pytest.mark.usefixtures("fast_reconcile")
 
 
 def test_order_book_golden(mock_api, symbols):

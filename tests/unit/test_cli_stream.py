@@ -13,7 +13,7 @@ from broker.mstock.api.errors import SessionExpired, ValidationError
 from broker.mstock.cli import build_parser
 from broker.mstock.cli import stream
 
-from .feed_support import FEED_TOKEN_OK, FakeSymbols, accepted_tokens, feed_server, market  # noqa: F401
+from .feed_support import FEED_TOKEN_OK, FakeSymbols
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-import responses
 from responses import matchers
 
 from broker.mstock.api import errors

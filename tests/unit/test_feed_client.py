@@ -12,7 +12,7 @@ import pytest
 
 from broker.mstock.streaming.feed import READY, RECONNECTING, STOOD_DOWN, STOPPED, FeedClient
 
-from .feed_support import FAST, FEED_TOKEN_OK, TokenBox, accepted_tokens, feed_server, market, wait_until  # noqa: F401
+from .feed_support import FAST, FEED_TOKEN_OK, TokenBox, wait_until
 
 API_KEY = "feed-api-key/Zk3@@"
 
@@ -195,7 +195,7 @@ def test_stop_during_backoff_leaves_no_thread(make_client):
 
 
 def test_order_trade_and_error_text_frames_reach_the_callback(feed_server, make_client, recorder):
-    client = make_client().start()
+    make_client().start()
     assert wait_until(lambda: feed_server.connection_count == 1)
     feed_server.broadcast_text({"order_status": "order", "orderData": {"orderid": "1181250130106", "status": "complete"}})
     feed_server.broadcast_text({"type": "trade", "data": {"fillid": "55"}})

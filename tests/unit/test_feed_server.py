@@ -10,7 +10,7 @@ import websocket
 
 from mstock_sandbox.feed import FeedServer, encode_frames, encode_packet
 
-from .feed_support import FEED_TOKEN_OK, FakeMarket, Snap, accepted_tokens, feed_server, market  # noqa: F401
+from .feed_support import FEED_TOKEN_OK, FakeMarket, Snap
 
 KEY = "feed-key"
 

@@ -7,7 +7,7 @@ import pytest
 from broker.mstock.api.errors import RequestTimeout, SessionExpired, ValidationError
 from broker.mstock.streaming.snapshot import depth_snapshot
 
-from .feed_support import FEED_TOKEN_OK, MOMENT_MS, accepted_tokens, feed_server, market, wait_until  # noqa: F401
+from .feed_support import FEED_TOKEN_OK, MOMENT_MS, wait_until
 
 
 @pytest.fixture

@@ -14,15 +14,9 @@ from broker.mstock.orders import bulk
 from broker.mstock.api.errors import SessionExpired
 
 from ..helpers import ACCESS_TOKEN, add_route, load_fixture, sent_json
-from .order_support import (  # noqa: F401  (pytest fixtures)
-    PLACED,
-    book,
-    fast_reconcile,
-    order_row,
-    position_row,
-    positions,
-    symbols,
-)
+from .order_support import PLACED, book, order_row, position_row, positions
+
+pytestmark = pytest.mark.usefixtures("fast_reconcile")
 
 EXPIRED = {"status": "false", "message": "Invalid request. Please try again.", "errorcode": "IA401", "data": None}
 

@@ -8,7 +8,9 @@ from broker.mstock.api import auth_api
 from broker.mstock.cli import main
 
 from ..helpers import ACCESS_TOKEN, add_route, sent_json
-from .order_support import PLACED, book, fast_reconcile, order_row, symbols  # noqa: F401  (pytest fixtures)
+from .order_support import PLACED, book, order_row
+
+pytestmark = pytest.mark.usefixtures("fast_reconcile")
 
 
 @pytest.fixture(autouse=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 import requests
 from responses import matchers
 
 from broker.mstock.api import order_api
 
 from ..helpers import ACCESS_TOKEN, add_route, sent_json
-from .order_support import book, fast_reconcile, order_row, symbols  # noqa: F401  (pytest fixtures)
+from .order_support import book, order_row
+
+pytestmark = pytest.mark.usefixtures("fast_reconcile")
 
 OID = "1191241106101"
 MODIFY = {"apikey": "oa", "strategy": "s", "exchange": "NSE", "symbol": "SBIN", "orderid": OID, "action": "buy",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import requests
 from responses import matchers
 
@@ -10,7 +12,9 @@ from broker.mstock.api.boundary import BrokerResponse
 from broker.mstock.orders import tags
 
 from ..helpers import ACCESS_TOKEN, add_route, load_fixture, sent_json, url_for
-from .order_support import book, fast_reconcile, order_row, symbols  # noqa: F401  (pytest fixtures)
+from .order_support import book, order_row
+
+pytestmark = pytest.mark.usefixtures("fast_reconcile")
 
 ORDER = {"apikey": "oa", "strategy": "s", "symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": 10,
          "pricetype": "LIMIT", "product": "MIS", "price": 570.05, "trigger_price": 0, "disclosed_quantity": 0}

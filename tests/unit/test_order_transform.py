@@ -19,7 +19,8 @@ from broker.mstock.mapping.transform_data import (
     transform_modify_order_data,
 )
 
-from .order_support import fast_reconcile, symbols  # noqa: F401  (pytest fixtures)
+pytestmark = pytest.mark.usefixtures("fast_reconcile")
+
 
 TAG = "OAM9X2K3QZ1F701XQ2"
 

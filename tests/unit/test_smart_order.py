@@ -14,7 +14,9 @@ from broker.mstock.api import order_api
 from broker.mstock.orders.smart import decide, parse_position_size
 
 from ..helpers import ACCESS_TOKEN, add_route, sent_json
-from .order_support import PLACED, fast_reconcile, position_row, positions, symbols  # noqa: F401  (pytest fixtures)
+from .order_support import PLACED, position_row, positions
+
+pytestmark = pytest.mark.usefixtures("fast_reconcile")
 
 ORDER_API = Path(order_api.__file__)
 
