@@ -52,7 +52,7 @@ log = guard_logger(logging.getLogger(__name__))
 
 
 class Market(Protocol):
-    """What the feed needs from ``mstock_sandbox.market`` (interfaces.md section 2)."""
+    """What the feed needs from ``mstock_sandbox.market`` (its ``MarketSnapshot``)."""
 
     def snapshot(self, token: str, exchange: str | int | None = None) -> Any: ...
 

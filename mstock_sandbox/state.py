@@ -32,7 +32,7 @@ OrderUpdateListener = Callable[[str, dict[str, Any]], None]
 def load_master(config: SandboxConfig, today) -> list[Mapping[str, str]]:
     if config.master_rows is not None:
         return list(config.master_rows)
-    from .master import generate_master  # the shared generator (interfaces.md section 1)
+    from .master import generate_master  # the generator shared with the tests and benchmarks
 
     return generate_master(config.master_size, seed=config.master_seed, today=today)
 

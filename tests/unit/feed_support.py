@@ -1,7 +1,7 @@
 """Shared by the streaming tests: a tiny fake market, symbols and a local feed server.
 
 The fake market has the fields of ``mstock_sandbox.market.MarketSnapshot``
-(interfaces.md section 2) and answers ``snapshot(token, exchange_type)`` like the
+and answers ``snapshot(token, exchange_type)`` like the
 sandbox's market: ``None`` for a token that is not on that segment.
 """
 

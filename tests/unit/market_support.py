@@ -1,7 +1,7 @@
 """Shared by the market-data and margin unit tests: a tiny in-memory symbol table.
 
 The market modules take the symbol lookup as an argument, so these tests need neither the
-SQLite store nor a master download. Rows follow spec 8.4/8.5 and interfaces section 1:
+SQLite store nor a master download. Rows follow spec 8.4/8.5 and ``mapping/exchanges.py``:
 ``brexchange`` is what quote/historical/margin requests carry (NSE for NSE_INDEX and for
 currency contracts, BSE for BSE_INDEX).
 """

@@ -1,4 +1,4 @@
-"""``depth_snapshot``: one Snap Quote over a short-lived socket (interfaces.md section 3)."""
+"""``depth_snapshot``: one Snap Quote over a short-lived socket."""
 
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ Rules (stated once, applied to place and modify):
 
 * Instruments: the OpenAlgo (symbol, exchange) must be in the symbol table; index
   exchanges (NSE_INDEX, BSE_INDEX) are quote-only. The request carries the row's
-  ``brsymbol`` as ``tradingsymbol``, its ``token`` and its ``brexchange`` (interfaces §1).
+  ``brsymbol`` as ``tradingsymbol``, its ``token`` and its ``brexchange`` (see
+  ``mapping/exchanges.py``).
 * Quantities are units (contract 4.1) and must be a positive multiple of the lot size.
 * Products: CNC only for cash equity, NRML only for derivatives, MIS for both.
 * Prices: LIMIT and SL need ``price > 0``; SL and SL-M need ``trigger_price > 0``; a buy
