@@ -67,12 +67,12 @@ def _module_available(dotted: str) -> bool:
 
 
 def reset_for_tests() -> None:
-    """Forget the cached host detection and standalone store (tests only)."""
-    global _detected
+    """Forget the cached host detection and symbol lookups (tests only)."""
+    global _detected, _openalgo_symbols
     with _detect_lock:
         _detected = None
     with _symbols_lock:
-        _symbols_cache.clear()
+        _openalgo_symbols = None
     from .database.symbol_store import reset_stores
 
     reset_stores()
@@ -147,29 +147,26 @@ class _AttrRow:
             raise AttributeError(item) from None
 
 
-_symbols_cache: dict[str, SymbolLookup] = {}
+_openalgo_symbols: _OpenAlgoSymbols | None = None
 _symbols_lock = threading.Lock()
 
 
 def symbols() -> SymbolLookup:
-    """The instrument lookups of the current host."""
-    if in_openalgo():
-        key = "openalgo"
-    else:
+    """The instrument lookups of the current host.
+
+    Standalone, ``symbol_store.get_store`` already keeps one store per database URL, so
+    only OpenAlgo's lookup object is remembered here.
+    """
+    global _openalgo_symbols
+    if not in_openalgo():
         from . import config
+        from .database.symbol_store import get_store
 
-        key = config.settings().database_url
+        return get_store(config.settings().database_url)
     with _symbols_lock:
-        lookup = _symbols_cache.get(key)
-        if lookup is None:
-            if key == "openalgo":
-                lookup = _OpenAlgoSymbols()
-            else:
-                from .database.symbol_store import get_store
-
-                lookup = get_store(key)
-            _symbols_cache[key] = lookup
-        return lookup
+        if _openalgo_symbols is None:
+            _openalgo_symbols = _OpenAlgoSymbols()
+        return _openalgo_symbols
 
 
 def replace_symbol_table(rows: Sequence[tuple], *, expected_columns: Sequence[str]) -> int:

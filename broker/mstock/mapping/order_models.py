@@ -24,17 +24,31 @@ from .codes import ACTIONS, AMO_VARIETY, ORDER_TYPE_TO_MSTOCK
 _TRUTHY = frozenset({"1", "true", "yes", "y", "on"})
 
 
+def parse_decimal(value: Any, error: str) -> Decimal:
+    """``value`` as an exact ``Decimal``, or ``ValueError(error)``.
+
+    ``str()`` first: ``Decimal(0.1)`` would carry the float's binary noise into the request.
+    """
+    if isinstance(value, bool):
+        raise ValueError(error)
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(error) from None
+
+
+def whole_units(number: Decimal, field: str, original: Any) -> int:
+    """``number`` as an int if it is finite and whole (``10.0`` is, ``10.5`` is not)."""
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError(f"{field} must be a whole number of units, got {original!r}")
+    return int(number)
+
+
 def to_decimal(value: Any, field: str) -> Decimal:
     """A price as an exact ``Decimal``; ``None``/``""`` mean 0 (OpenAlgo's default)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return Decimal(0)
-    if isinstance(value, bool):
-        raise ValueError(f"{field} must be a number, got {value!r}")
-    try:
-        # str() first: Decimal(0.1) would carry the float's binary noise into the request.
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"{field} must be a number, got {value!r}") from None
+    number = parse_decimal(value, f"{field} must be a number, got {value!r}")
     if not number.is_finite():
         raise ValueError(f"{field} must be a finite number, got {value!r}")
     if number < 0:
@@ -48,15 +62,7 @@ def to_whole_number(value: Any, field: str, *, allow_zero: bool) -> int:
         if allow_zero:
             return 0
         raise ValueError(f"{field} is required")
-    if isinstance(value, bool):
-        raise ValueError(f"{field} must be a whole number, got {value!r}")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"{field} must be a whole number, got {value!r}") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise ValueError(f"{field} must be a whole number of units, got {value!r}")
-    whole = int(number)
+    whole = whole_units(parse_decimal(value, f"{field} must be a whole number, got {value!r}"), field, value)
     if whole < 0 or (whole == 0 and not allow_zero):
         raise ValueError(f"{field} must be a positive whole number, got {value!r}")
     return whole

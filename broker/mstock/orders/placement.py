@@ -30,8 +30,7 @@ log = get_logger(__name__)
 
 def readable_rejection(exc: MStockRejected) -> MStockRejected:
     """The same rejection with the broker's text made readable (RMS lists -> one sentence)."""
-    prefix = f"{exc.route}: " if exc.route else ""
-    reason = readable_reason(exc.message.removeprefix(prefix))
+    reason = readable_reason(exc.message)
     return type(exc)(reason or exc.message, http_status=exc.http_status, code=exc.code, route=exc.route)
 
 

@@ -105,42 +105,44 @@ def _shows_modification(order: BookOrder, prepared: PreparedModify) -> bool:
     return True
 
 
+def _sightings(client: MStockClient, orderid: str, errors: list[MStockError]) -> Iterator[BookOrder]:
+    """The order as each successful read of the book shows it (reads that miss it are skipped)."""
+    for orders in _books(client, errors):
+        order = find_order(orders, orderid)
+        if order is not None:
+            yield order
+
+
+def _outcome_unknown(verb: str, orderid: str, seen: BookOrder | None, errors: list[MStockError]) -> OrderStateUnknown:
+    shown = f"the order book shows {seen.describe()}" if seen else "the order is not in the order book"
+    return OrderStateUnknown(
+        f"{verb} outcome unknown for order {orderid}: {shown}; check before retrying{_last_error(errors)}",
+        route=f"orders.{verb}",
+    )
+
+
 def reconcile_modify(client: MStockClient, prepared: PreparedModify) -> dict[str, str]:
     """Success if the book shows the requested values, else :class:`OrderStateUnknown`."""
     orderid = prepared.order.orderid
     errors: list[MStockError] = []
     seen: BookOrder | None = None
-    for orders in _books(client, errors):
-        seen = find_order(orders, orderid) or seen
-        if seen is None:
-            continue
+    for seen in _sightings(client, orderid, errors):
         if _shows_modification(seen, prepared):
             log.warning("modify outcome was unknown; the order book shows order %s modified", orderid)
             return {"status": "success", "orderid": orderid, "message": "modification confirmed in the order book"}
         if seen.status in FINAL_STATUSES:
             break
-    shown = f"the order book shows {seen.describe()}" if seen else "the order is not in the order book"
-    raise OrderStateUnknown(
-        f"modify outcome unknown for order {orderid}: {shown}; check before retrying{_last_error(errors)}",
-        route="orders.modify",
-    )
+    raise _outcome_unknown("modify", orderid, seen, errors)
 
 
 def reconcile_cancel(client: MStockClient, orderid: str) -> dict[str, str]:
     """Success if the book shows the order cancelled; an error if it completed instead."""
     errors: list[MStockError] = []
     seen: BookOrder | None = None
-    for orders in _books(client, errors):
-        seen = find_order(orders, orderid) or seen
-        if seen is None:
-            continue
+    for seen in _sightings(client, orderid, errors):
         if seen.status == CANCELLED:
             log.warning("cancel outcome was unknown; the order book shows order %s cancelled", orderid)
             return {"status": "success", "orderid": orderid, "message": "cancellation confirmed in the order book"}
         if seen.status in FINAL_STATUSES:
             raise OrderRejected(f"order {orderid} was not cancelled: it is {seen.status}", route="orders.cancel")
-    shown = f"the order book shows {seen.describe()}" if seen else "the order is not in the order book"
-    raise OrderStateUnknown(
-        f"cancel outcome unknown for order {orderid}: {shown}; check before retrying{_last_error(errors)}",
-        route="orders.cancel",
-    )
+    raise _outcome_unknown("cancel", orderid, seen, errors)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from ..api.errors import BadResponse, ValidationError
@@ -18,7 +17,7 @@ from ..database.records import SymbolRecord
 from ..mapping.book_values import as_int, lower_keys, text
 from ..mapping.codes import DERIVATIVE_EXCHANGES, openalgo_product
 from ..mapping.order_data import resolve_row
-from ..mapping.order_models import to_whole_number
+from ..mapping.order_models import parse_decimal, to_whole_number, whole_units
 
 if TYPE_CHECKING:
     from ..host import SymbolLookup
@@ -41,12 +40,10 @@ def parse_position_size(value: Any) -> int:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValidationError("invalid smart order: position_size is required")
     try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValidationError(f"invalid smart order: position_size must be a number, got {value!r}") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise ValidationError(f"invalid smart order: position_size must be a whole number of units, got {value!r}")
-    return int(number)
+        number = parse_decimal(value, f"position_size must be a number, got {value!r}")
+        return whole_units(number, "position_size", value)
+    except ValueError as exc:
+        raise ValidationError(f"invalid smart order: {exc}") from None
 
 
 def parse_smart(data: Mapping[str, Any]) -> SmartRequest:
