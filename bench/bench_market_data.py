@@ -91,7 +91,7 @@ def bench_quotes(data, counter: RequestCounter, lookup, count: int, repeat: int)
         calls.append(sum(counter.take().values()))
     ok = sum(1 for r in results if "data" in r)
     print(f"multi-quotes: {len(symbols)} symbols ({', '.join(f'{e} {n}' for e, n in sorted(by_exchange.items()))})")
-    print(f"  quote calls per multi-quote: {calls[0]} (minimum at {MAX_TOKENS_PER_QUOTE_CALL} tokens/call: "
+    print(f"  quote calls per multi-quote: {calls[0]} (minimum at {MAX_TOKENS_PER_QUOTE_CALL} instruments/call: "
           f"{math.ceil(len(symbols) / MAX_TOKENS_PER_QUOTE_CALL)})")
     print(f"  quotes returned: {ok}/{len(symbols)}")
     print(f"  wall time: median {statistics.median(timings) * 1000:.1f} ms, best {min(timings) * 1000:.1f} ms "

@@ -242,7 +242,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, pid {os.getpid()}")
     bench_parser(args.seconds)
-    print("end-to-end latency (sandbox feed -> adapter publish hook, loopback; all tokens of a round delivered):")
+    print("end-to-end latency (sandbox feed -> adapter publish hook, loopback; every instrument of a round delivered):")
     bench_latency(args.latency_rounds, 1, 2, real_sandbox=False)
     bench_latency(args.latency_rounds, 1, 3, real_sandbox=False)
     bench_latency(max(20, args.latency_rounds // 5), 100, 2, real_sandbox=False)

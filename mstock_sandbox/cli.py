@@ -1,20 +1,27 @@
 """``mstock-openalgo sandbox`` / ``python -m mstock_sandbox``: run the sandbox until Ctrl-C.
 
-Prints the ``.env`` lines that point the plugin at it (base URL, feed URL and the
-sandbox account's client code, API key, password and TOTP secret -- all fake, made for
-this local server), then one line per request as the session log.
+Writes the ``.env`` lines that point the plugin at it (base URL, feed URL and the sandbox
+account's client code, API key, password and TOTP secret) to a file readable only by its
+owner, and prints that file's path with the secret-named values masked: even fake
+credentials stay out of terminals and CI logs, like real ones. Then one line per request
+as the session log.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from broker.mstock.redact import MASK
+
 DEFAULT_PORT = 8765
+DEFAULT_ENV_FILE = Path("sandbox.env")
+SECRET_NAMES = frozenset({"BROKER_API_SECRET", "MSTOCK_PASSWORD", "MSTOCK_TOTP_SECRET"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (127.0.0.1, ::1 or localhost only)")
     parser.add_argument("--master-size", type=int, default=4000, help="rows in the generated instrument master")
     parser.add_argument("--log", type=Path, default=None, help="also append the session log to this file")
+    parser.add_argument("--env-out", type=Path, default=DEFAULT_ENV_FILE,
+                        help=f"write the sandbox's .env lines here, mode 0600 (default ./{DEFAULT_ENV_FILE})")
     parser.add_argument("--real-hours", action="store_true",
                         help="trade Mon-Fri 09:15-15:30 IST only (default: a session every day, full data at night)")
     parser.add_argument("--no-rate-limits", action="store_true", help="do not enforce the documented rate limits")
@@ -65,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         server.log.echo = print
     server.start()
-    print("mStock Type B sandbox is running. Put these lines in your .env (all values are fake and local):\n")
-    for name, value in server.env().items():
-        print(f"{name}={value}")
-    print(f"\nTOTP secret for your authenticator: {server.account.totp_secret}   OTP: {server.account.otp}")
+    env = {**server.env(), "MSTOCK_OTP": server.account.otp}
+    write_env_file(args.env_out, env)
+    print(f"mStock Type B sandbox is running. Its .env lines (fake, local values) are in {args.env_out} (mode 0600):\n")
+    for line in masked_env_lines(env):
+        print(f"  {line}")
+    print(f"\nUse them with: mstock-openalgo --env-file {args.env_out} login")
     print("Press Ctrl-C to stop.\n")
     stop = threading.Event()
     ticker = None
@@ -90,6 +101,26 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
         server.stop()
     return 0
+
+
+def write_env_file(path: Path, env: Mapping[str, str]) -> None:
+    """Write ``NAME=value`` lines, creating the file with mode 0600 (it holds credentials)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file already existed with wider permissions
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("".join(f"{name}={value}\n" for name, value in env.items()))
+
+
+def masked_env_lines(env: Mapping[str, str]) -> list[str]:
+    """The ``.env`` lines for a terminal: secret-named values masked, with their length."""
+    lines = []
+    for name, value in env.items():
+        if name in SECRET_NAMES or name.endswith("_OTP"):
+            lines.append(f"{name}={MASK} ({len(value)} characters)")
+        else:
+            lines.append(f"{name}={value}")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

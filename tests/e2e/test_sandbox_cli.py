@@ -38,3 +38,23 @@ def test_session_log_file(tmp_path):
     lines = log_file.read_text().splitlines()
     assert "sandbox up at" in lines[0]
     assert "GET    orders.list" in lines[1] and lines[1].endswith("200  0 orders")
+
+
+def test_env_lines_go_to_a_private_file_and_the_terminal_sees_them_masked(tmp_path):
+    import os
+    import stat
+
+    env = {"MSTOCK_BASE_URL": "http://127.0.0.1:8765", "BROKER_API_KEY": "MA6800001",
+           "BROKER_API_SECRET": "sandbox-api-key-Zk3x@", "MSTOCK_TOTP_SECRET": "MSTOCKSANDBOXTOTPSECRETAB2345672",
+           "MSTOCK_OTP": "123456"}
+    path = tmp_path / "sandbox.env"
+    cli.write_env_file(path, env)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert path.read_text().splitlines()[2] == "BROKER_API_SECRET=sandbox-api-key-Zk3x@"
+    lines = cli.masked_env_lines(env)
+    assert lines[:2] == ["MSTOCK_BASE_URL=http://127.0.0.1:8765", "BROKER_API_KEY=MA6800001"]
+    assert lines[2:] == ["BROKER_API_SECRET=*** (21 characters)", "MSTOCK_TOTP_SECRET=*** (32 characters)",
+                         "MSTOCK_OTP=*** (6 characters)"]
+    printed = "\n".join(lines)
+    for secret in ("sandbox-api-key-Zk3x@", "MSTOCKSANDBOXTOTPSECRETAB2345672", "123456"):
+        assert secret not in printed

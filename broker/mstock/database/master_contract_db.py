@@ -367,7 +367,9 @@ def master_contract_download() -> str:
         if session is None:
             raise SessionExpired("no stored mStock session for the instrument download: log in first", route=ROUTE)
         result = refresh_master(session.access_token, progress=_NotifyProgress())
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - reported to the UI, then re-raised below: never swallowed
+        # Any failure (ours, the store's, a bug) must reach OpenAlgo as an exception so its
+        # status table says "error" (contract 10.1 step 3); the toast only tells the user why.
         message = str(exc) if isinstance(exc, MStockError) else f"{type(exc).__name__}: {exc}"
         host.notify(EVENT, {"status": "error", "message": redact(f"mStock master contract download failed: {message}")})
         raise

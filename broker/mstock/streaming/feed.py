@@ -295,8 +295,10 @@ class FeedClient:
             raise _Unavailable(str(exc), stand_down=True) from None
         except MStockError as exc:
             raise _Unavailable(str(exc), stand_down=False) from None
-        except Exception as exc:  # noqa: BLE001 - a host DB error must not kill the reader; it is logged
-            log.exception("mStock feed: the token provider failed")
+        except Exception as exc:  # noqa: BLE001 - a host DB error must not kill the reader; it becomes a retry
+            # Only the error's type goes out: the provider reads the credential store, and
+            # a driver's message can quote query parameters.
+            log.error("mStock feed: the token provider failed (%s); retrying", type(exc).__name__)
             raise _Unavailable(f"could not read the session token: {type(exc).__name__}", stand_down=False) from None
         if not token:
             raise _Unavailable("no mStock session: log in first", stand_down=True)
