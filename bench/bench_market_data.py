@@ -129,14 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--master-size", type=int, default=4000)
     args = parser.parse_args(argv)
 
-    from mstock_sandbox import SandboxConfig, SandboxServer
-
     from broker.mstock import host
-    from broker.mstock.api import ratelimit
-    from broker.mstock.api.auth_api import current_auth_token, login_headless
-    from broker.mstock.api.client import get_client
+    from broker.mstock.account.session import current_auth_token, login_headless
     from broker.mstock.api.data import BrokerData
     from broker.mstock.database.master_contract_db import master_contract_download
+    from broker.mstock.transport import ratelimit
+    from broker.mstock.transport.client import get_client
+    from mstock_sandbox import SandboxConfig, SandboxServer
 
     with tempfile.TemporaryDirectory(prefix="mstock-bench-") as workdir:
         server = SandboxServer(SandboxConfig(port=0, master_size=args.master_size, always_open=False)).start()

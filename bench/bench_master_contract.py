@@ -42,7 +42,7 @@ def child(master_file: str, repeat: int) -> dict:
     """Runs in the subprocess: time the pipeline and the lookups; print JSON."""
     os.environ["MSTOCK_HOST"] = "standalone"
     from broker.mstock.database import master_contract_db as mc
-    from broker.mstock.database.symbol_store import SymbolStore
+    from broker.mstock.local.symbol_store import SymbolStore
 
     raw = Path(master_file).read_bytes()
     baseline = _rss_mb()

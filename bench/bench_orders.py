@@ -46,8 +46,8 @@ def _setup(latency: float):
         "DATABASE_URL": f"sqlite:///{workdir / 'symbols.db'}",
         "MSTOCK_SESSION_FILE": str(workdir / "session.json"),
     })
-    from broker.mstock.api import ratelimit
     from broker.mstock.database.master_contract_db import refresh_master
+    from broker.mstock.transport import ratelimit
 
     ratelimit.set_default_limiter(ratelimit.RateLimiter())
     token = server.issue_session().access_token

@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broker.mstock.streaming.feed import FeedOptions  # noqa: E402
-from broker.mstock.streaming.parser import FeedParser  # noqa: E402
-from broker.mstock.streaming.payload import build_payload  # noqa: E402
+from broker.mstock.streaming.feed import FeedOptions
+from broker.mstock.streaming.parser import FeedParser
+from broker.mstock.streaming.payload import build_payload
 
 IST = timezone(timedelta(hours=5, minutes=30))
 

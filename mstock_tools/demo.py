@@ -71,7 +71,7 @@ def sandbox_environment(master_size: int) -> Iterator[Any]:
             else:
                 os.environ[name] = value
         from broker.mstock import host
-        from broker.mstock.api.client import reset_clients
+        from broker.mstock.transport.client import reset_clients
 
         reset_clients()
         host.reset_for_tests()
@@ -103,8 +103,8 @@ def _expect(condition: bool, message: str) -> None:
 
 def step_login(ctx: DemoContext) -> None:
     from broker.mstock import config
-    from broker.mstock.api import session_store
     from broker.mstock.api.auth_api import authenticate_with_totp
+    from broker.mstock.local import session_file as session_store
     from broker.mstock.redact import mask_id
 
     settings = config.settings()
@@ -270,8 +270,8 @@ def step_close_all(ctx: DemoContext) -> None:
 
 def step_logout(ctx: DemoContext) -> None:
     from broker.mstock import config
-    from broker.mstock.api import session_store
     from broker.mstock.api.auth_api import logout
+    from broker.mstock.local import session_file as session_store
 
     ok, error = logout(ctx.auth)
     _expect(ok, f"logout failed: {error}")

@@ -13,10 +13,10 @@ import pytest
 import responses
 
 from broker.mstock import config, host, redact
-from broker.mstock.api import client as client_module
-from broker.mstock.api import order_api, ratelimit
 from broker.mstock.mapping import codes
-from broker.mstock.orders import bulk
+from broker.mstock.orders import bulk, positions
+from broker.mstock.transport import client as client_module
+from broker.mstock.transport import ratelimit
 
 from .helpers import API_KEY, BASE_URL, CLIENT_CODE
 
@@ -44,11 +44,11 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
     # Unit tests must not sleep for the documented limits; tests of the limiter and the
     # end-to-end suite install their own.
     ratelimit.set_default_limiter(ratelimit.Unlimited())
-    order_api.reset_for_tests()
+    positions.reset_for_tests()
     bulk.reset_for_tests()
     codes.reset_unknown_log_for_tests()
     yield
-    order_api.reset_for_tests()
+    positions.reset_for_tests()
     bulk.reset_for_tests()
     client_module.reset_clients()
     host.reset_for_tests()

@@ -12,7 +12,7 @@ from typing import Any
 
 import responses
 
-from broker.mstock.api.routes import ROUTES
+from broker.mstock.transport.routes import ROUTES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE_URL = "https://api.mstock.trade"

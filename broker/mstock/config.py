@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .api.errors import ConfigError
+from .errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.mstock.trade"
 DEFAULT_WS_URL = "wss://ws.mstock.trade"

@@ -21,7 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .database.records import SymbolRecord
+from . import config
+from .local import session_file
+from .local.symbol_store import get_store, reset_stores
+from .records import SymbolRecord
 from .redact import guard_logger, register_secret
 
 BROKER_NAME = "mstock"
@@ -73,8 +76,6 @@ def reset_for_tests() -> None:
         _detected = None
     with _symbols_lock:
         _openalgo_symbols = None
-    from .database.symbol_store import reset_stores
-
     reset_stores()
 
 
@@ -159,9 +160,6 @@ def symbols() -> SymbolLookup:
     """
     global _openalgo_symbols
     if not in_openalgo():
-        from . import config
-        from .database.symbol_store import get_store
-
         return get_store(config.settings().database_url)
     with _symbols_lock:
         if _openalgo_symbols is None:
@@ -230,11 +228,8 @@ def stored_session(user: str | None = None) -> StoredSession | None:
         register_secret(token, feed)
         return StoredSession(access_token=token, feed_token=feed, user=name)
 
-    from . import config
-    from .api import session_store
-
     settings = config.settings()
-    saved = session_store.load(settings.session_file, client_code=settings.client_code, base_url=settings.base_url)
+    saved = session_file.load(settings.session_file, client_code=settings.client_code, base_url=settings.base_url)
     if saved is None:
         return None
     return StoredSession(access_token=saved.access_token, feed_token=saved.feed_token, user=saved.client_code)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from broker.mstock.api.client import MStockClient
+from broker.mstock.transport.client import MStockClient
 from mstock_sandbox import SandboxConfig, SandboxServer
 
 

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from broker.mstock import host
-from broker.mstock.api.client import get_client
 from broker.mstock.api.data import BrokerData
 from broker.mstock.api.margin_api import calculate_margin_api
 from broker.mstock.database.master_contract_db import refresh_master
 from broker.mstock.market import candles, quotes
 from broker.mstock.market.history import today_ist
+from broker.mstock.transport.client import get_client
 
 pytestmark = pytest.mark.e2e
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 
 from broker.mstock import host
-from broker.mstock.api.auth_api import login_headless
-from broker.mstock.api.client import get_client
-from broker.mstock.api.errors import ServerUnavailable
+from broker.mstock.account.session import login_headless
 from broker.mstock.cli import main as cli_main
 from broker.mstock.database import master_contract_db as mc
 from broker.mstock.database.index_tokens import NSE_INDICES
+from broker.mstock.errors import ServerUnavailable
 from broker.mstock.mapping.exchanges import openalgo_exchange_for_book
+from broker.mstock.transport.client import get_client
 
 pytestmark = pytest.mark.e2e
 

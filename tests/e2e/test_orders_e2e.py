@@ -13,11 +13,12 @@ import pyotp
 import pytest
 
 from broker.mstock import host
-from broker.mstock.api import auth_api, order_api, ratelimit
+from broker.mstock.api import auth_api, order_api
 from broker.mstock.database.master_contract_db import refresh_master
-from broker.mstock.database.records import SymbolRecord
 from broker.mstock.mapping import order_data
-from broker.mstock.orders import reconcile
+from broker.mstock.orders import positions, reconcile
+from broker.mstock.records import SymbolRecord
+from broker.mstock.transport import ratelimit
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +35,7 @@ def auth(server, monkeypatch) -> str:
     ratelimit.set_default_limiter(ratelimit.RateLimiter())
     server.set_rate_limits(True)
     monkeypatch.setattr(reconcile, "RECONCILE_DELAYS", (0.05, 0.1, 0.2))
-    order_api.reset_for_tests()
+    positions.reset_for_tests()
     token = server.issue_session().access_token
     refresh_master(token)
     return token

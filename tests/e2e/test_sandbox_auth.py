@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from broker.mstock.api.auth_api import authenticate_with_totp
-from broker.mstock.api.errors import ApiKeyRejected, BackOfficeError, InputRejected, SessionExpired
+from broker.mstock.errors import ApiKeyRejected, BackOfficeError, InputRejected, SessionExpired
 from mstock_sandbox import SandboxConfig, SandboxServer
 from mstock_sandbox.clock import IST
 from mstock_sandbox.master import generate_master

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from broker.mstock.api.errors import InputRejected
+from broker.mstock.errors import InputRejected
 
 from .conftest import off_ltp, pin_price
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from broker.mstock.api.client import Timeouts
-from broker.mstock.api.errors import OutcomeUnknown, RateLimited, RequestTimeout, ServerUnavailable, SessionExpired
+from broker.mstock.errors import OutcomeUnknown, RateLimited, RequestTimeout, ServerUnavailable, SessionExpired
+from broker.mstock.transport.client import Timeouts
 
 from .conftest import make_client, pin_price
 from .test_sandbox_orders import order
@@ -129,7 +129,7 @@ def test_session_log_is_readable_and_holds_no_secret(sandbox):
 
 
 def test_ip_whitelist_mismatch_is_ia403(sandbox, sandbox_client):
-    from broker.mstock.api.errors import ApiKeyRejected
+    from broker.mstock.errors import ApiKeyRejected
 
     sandbox.faults.inject("orders.place", "ip_not_whitelisted")
     with pytest.raises(ApiKeyRejected) as caught:

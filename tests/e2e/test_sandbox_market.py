@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 import requests
 
-from broker.mstock.api.errors import InputRejected
+from broker.mstock.errors import InputRejected
 from mstock_sandbox import SandboxConfig, SandboxServer
 from mstock_sandbox.clock import IST
 from mstock_sandbox.master import generate_master

@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from broker.mstock.api.errors import InputRejected, InsufficientFunds, OrderRejected, readable_reason
+from broker.mstock.errors import InputRejected, InsufficientFunds, OrderRejected
+from broker.mstock.transport.error_codes import readable_reason
 
 from .conftest import make_client, off_ltp, pin_price
 

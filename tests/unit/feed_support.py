@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from broker.mstock.database.records import SymbolRecord
+from broker.mstock.records import SymbolRecord
 from broker.mstock.streaming.feed import FeedOptions
 from mstock_sandbox.feed import FeedServer
 

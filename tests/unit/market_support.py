@@ -8,7 +8,7 @@ currency contracts, BSE for BSE_INDEX).
 
 from __future__ import annotations
 
-from broker.mstock.database.records import SymbolRecord
+from broker.mstock.records import SymbolRecord
 
 
 def _rec(symbol, brsymbol, name, exchange, brexchange, token, expiry="", strike=0.0, lot=1, itype="EQ", tick=0.05):

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from broker.mstock import config
-from broker.mstock.database.records import SymbolRecord
-from broker.mstock.database.symbol_store import get_store, reset_stores
+from broker.mstock.local.symbol_store import get_store, reset_stores
 from broker.mstock.orders import reconcile
+from broker.mstock.records import SymbolRecord
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-
 import time
 
 import pyotp
@@ -12,10 +11,21 @@ import pytest
 import requests
 from responses import matchers
 
+from broker.mstock.account import session
 from broker.mstock.api import auth_api
-from broker.mstock.api.errors import SessionExpired
+from broker.mstock.errors import SessionExpired
 
-from ..helpers import ACCESS_TOKEN, API_KEY, CLIENT_CODE, FEED_TOKEN, PASSWORD, REQUEST_TOKEN, TOTP_SECRET, add_route, sent_json
+from ..helpers import (
+    ACCESS_TOKEN,
+    API_KEY,
+    CLIENT_CODE,
+    FEED_TOKEN,
+    PASSWORD,
+    REQUEST_TOKEN,
+    TOTP_SECRET,
+    add_route,
+    sent_json,
+)
 
 
 def test_totp_login_returns_trading_and_feed_tokens(mock_api):
@@ -184,24 +194,24 @@ def test_headless_login_saves_a_private_session_and_reuses_it(mock_api, monkeypa
     monkeypatch.setenv("MSTOCK_TOTP_SECRET", TOTP_SECRET)
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="ok")
-    first = auth_api.login_headless()
-    second = auth_api.login_headless()
+    first = session.login_headless()
+    second = session.login_headless()
     assert first == second
     assert len(mock_api.calls) == 2
     path = tmp_path / "session.json"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert auth_api.current_auth_token() == ACCESS_TOKEN
+    assert session.current_auth_token() == ACCESS_TOKEN
     assert first.client_name == "RAHUL KUMAR"
 
 
 def test_headless_login_names_missing_variables(monkeypatch):
     with pytest.raises(Exception) as caught:
-        auth_api.login_headless()
+        session.login_headless()
     assert "MSTOCK_PASSWORD" in str(caught.value)
     assert "MSTOCK_TOTP_SECRET" in str(caught.value)
 
 
 def test_current_token_without_a_session_says_what_to_do():
     with pytest.raises(SessionExpired) as caught:
-        auth_api.current_auth_token()
+        session.current_auth_token()
     assert "mstock-openalgo login" in str(caught.value)

@@ -8,10 +8,9 @@ import json
 import pytest
 
 from broker.mstock import host
-from broker.mstock.api import auth_api
-from broker.mstock.api.errors import SessionExpired, ValidationError
-from broker.mstock.cli import build_parser
-from broker.mstock.cli import stream
+from broker.mstock.account import session
+from broker.mstock.cli import build_parser, stream
+from broker.mstock.errors import SessionExpired, ValidationError
 
 from .feed_support import FEED_TOKEN_OK, FakeSymbols
 
@@ -21,7 +20,7 @@ def live(feed_server, monkeypatch):
     monkeypatch.setenv("MSTOCK_WS_URL", feed_server.url)
     fake = FakeSymbols()
     monkeypatch.setattr(host, "symbols", lambda: fake)
-    monkeypatch.setattr(auth_api, "current_auth_token", lambda: FEED_TOKEN_OK)
+    monkeypatch.setattr(session, "current_auth_token", lambda: FEED_TOKEN_OK)
     return feed_server
 
 
@@ -69,7 +68,7 @@ def test_depth_lines():
 
 
 def test_stops_with_the_reason_when_the_feed_refuses_the_token(live, monkeypatch):
-    monkeypatch.setattr(auth_api, "current_auth_token", lambda: "expired-token")
+    monkeypatch.setattr(session, "current_auth_token", lambda: "expired-token")
     code, out, err = run(["SBIN:NSE", "--seconds", "5"])
     assert code == 1
     assert "HTTP 401" in err
@@ -79,7 +78,7 @@ def test_needs_a_login(monkeypatch):
     def no_session():
         raise SessionExpired("no saved mStock session: log in first with `mstock-openalgo login`")
 
-    monkeypatch.setattr(auth_api, "current_auth_token", no_session)
+    monkeypatch.setattr(session, "current_auth_token", no_session)
     args = build_parser().parse_args(["stream", "SBIN:NSE"])
     with pytest.raises(SessionExpired):
         stream.run(args)

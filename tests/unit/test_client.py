@@ -6,9 +6,9 @@ import pytest
 import requests
 from responses import matchers
 
-from broker.mstock.api import errors
-from broker.mstock.api.client import MStockClient, Timeouts, get_client, reset_clients
-from broker.mstock.api.routes import ROUTES, Category
+from broker.mstock import errors
+from broker.mstock.transport.client import MStockClient, Timeouts, get_client, reset_clients
+from broker.mstock.transport.routes import ROUTES, Category
 
 from ..helpers import ACCESS_TOKEN, API_KEY, BASE_URL, add_route, url_for
 

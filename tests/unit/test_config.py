@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from broker.mstock import config
-from broker.mstock.api import session_store
-from broker.mstock.api.errors import ConfigError
-from broker.mstock.api.session_store import IST
+from broker.mstock.errors import ConfigError
+from broker.mstock.local import session_file as session_store
+from broker.mstock.local.session_file import IST
 
 
 def test_settings_follow_the_environment_at_call_time(monkeypatch):

@@ -77,7 +77,7 @@ MODULES = [
     "broker.mstock",
     "broker.mstock.api.auth_api",
     "broker.mstock.api.funds",
-    "broker.mstock.api.client",
+    "broker.mstock.transport.client",
     "broker.mstock.host",
     "broker.mstock.config",
 ]

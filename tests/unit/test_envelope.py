@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from broker.mstock.api.client import parse_envelope
-from broker.mstock.api import errors
+from broker.mstock import errors
+from broker.mstock.transport.client import parse_envelope
 
 
 def _body(obj) -> bytes:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from broker.mstock.api import errors
-from broker.mstock.api.errors import error_class_for, readable_reason
+from broker.mstock import errors
+from broker.mstock.transport import error_codes
+from broker.mstock.transport.error_codes import error_class_for, readable_reason
 
 
-@pytest.mark.parametrize(("code", "expected"), sorted(errors.ERROR_CODES.items()))
+@pytest.mark.parametrize(("code", "expected"), sorted(error_codes.ERROR_CODES.items()))
 def test_every_exact_code_maps_to_its_class(code, expected):
     assert error_class_for(code, 200) is expected
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.mstock.api.errors import RequestTimeout, SessionExpired, ValidationError
+from broker.mstock.errors import RequestTimeout, SessionExpired, ValidationError
 from broker.mstock.streaming.snapshot import depth_snapshot
 
 from .feed_support import FEED_TOKEN_OK, MOMENT_MS, wait_until

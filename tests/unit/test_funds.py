@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import requests
 
-from broker.mstock.api.funds import get_margin_data, test_auth_token as check_token
+from broker.mstock.api.funds import get_margin_data
+from broker.mstock.api.funds import test_auth_token as check_token
 
 from ..helpers import ACCESS_TOKEN, add_route
 

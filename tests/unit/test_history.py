@@ -11,13 +11,12 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from broker.mstock import host
-from broker.mstock.api import errors
-from broker.mstock.api.client import MStockClient
+from broker.mstock import errors, host
 from broker.mstock.api.data import BrokerData
 from broker.mstock.market import candles, history
 from broker.mstock.market.history import Chunk, HistoryRangeLost, fetch_history, plan_chunks, plan_history
 from broker.mstock.market.intervals import interval_for
+from broker.mstock.transport.client import MStockClient
 
 from ..helpers import ACCESS_TOKEN, API_KEY, BASE_URL, add_route, load_fixture, sent_json, url_for
 from .market_support import FakeSymbols, record

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from broker.mstock import host
-from broker.mstock.database.records import SYMTOKEN_COLUMNS, SymbolRecord
+from broker.mstock.records import SYMTOKEN_COLUMNS, SymbolRecord
 
 FAKE_OPENALGO = {
     "database/__init__.py": "",

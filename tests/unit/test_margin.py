@@ -116,7 +116,7 @@ def test_breakup_amounts_with_string_numbers_are_summed_by_name():
 
 
 def test_index_legs_are_refused_before_sending(mock_api):
-    from broker.mstock.api.errors import ValidationError
+    from broker.mstock.errors import ValidationError
     from broker.mstock.mapping.margin_data import margin_leg
 
     with pytest.raises(ValidationError) as caught:

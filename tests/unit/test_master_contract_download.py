@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from broker.mstock import host
-from broker.mstock.api import session_store
-from broker.mstock.api.errors import BadResponse, SessionExpired
 from broker.mstock.cli import main as cli_main
 from broker.mstock.database import master_contract_db as mc
-from broker.mstock.database import symbol_store
 from broker.mstock.database.normalize import build_symtoken_rows
+from broker.mstock.errors import BadResponse, SessionExpired
+from broker.mstock.local import session_file as session_store
+from broker.mstock.local import symbol_store
 from broker.mstock.mapping.exchanges import openalgo_exchange_for_book
 from mstock_sandbox.master import FIELDS, generate_master
 from tests.helpers import ACCESS_TOKEN, BASE_URL, CLIENT_CODE, FEED_TOKEN, add_route

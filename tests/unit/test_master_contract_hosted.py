@@ -15,9 +15,9 @@ from contextlib import contextmanager
 import pytest
 
 from broker.mstock import host
-from broker.mstock.api.errors import SessionExpired
 from broker.mstock.database import master_contract_db as mc
-from broker.mstock.database.records import SYMTOKEN_COLUMNS
+from broker.mstock.errors import SessionExpired
+from broker.mstock.records import SYMTOKEN_COLUMNS
 from mstock_sandbox.master import generate_master
 from tests.helpers import ACCESS_TOKEN, add_route
 

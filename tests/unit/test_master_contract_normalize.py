@@ -7,7 +7,7 @@ import pytest
 from broker.mstock.database.index_tokens import NSE_INDICES
 from broker.mstock.database.master_contract_db import build_symtoken_rows
 from broker.mstock.database.normalize import format_strike, parse_expiry
-from broker.mstock.database.records import SYMTOKEN_COLUMNS
+from broker.mstock.records import SYMTOKEN_COLUMNS
 
 
 def ms(token, symbol, name, expiry="", strike="", lot="1", itype="EQ", seg="NSE", tick="0.05"):

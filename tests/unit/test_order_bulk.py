@@ -9,9 +9,9 @@ import pytest
 from responses import matchers
 
 from broker.mstock.api import order_api
-from broker.mstock.api.ratelimit import RateLimiter
+from broker.mstock.errors import SessionExpired
 from broker.mstock.orders import bulk
-from broker.mstock.api.errors import SessionExpired
+from broker.mstock.transport.ratelimit import RateLimiter
 
 from ..helpers import ACCESS_TOKEN, add_route, load_fixture, sent_json
 from .order_support import PLACED, book, order_row, position_row, positions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.mstock.api import auth_api
+from broker.mstock.account import session
 from broker.mstock.cli import main
 
 from ..helpers import ACCESS_TOKEN, add_route, sent_json
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("fast_reconcile")
 
 @pytest.fixture(autouse=True)
 def logged_in(monkeypatch):
-    monkeypatch.setattr(auth_api, "current_auth_token", lambda: ACCESS_TOKEN)
+    monkeypatch.setattr(session, "current_auth_token", lambda: ACCESS_TOKEN)
 
 
 def test_order_place(mock_api, symbols, capsys):

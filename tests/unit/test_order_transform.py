@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.mstock.api.errors import UnknownSymbol, ValidationError
+from broker.mstock.errors import UnknownSymbol, ValidationError
 from broker.mstock.mapping import transform_data
 from broker.mstock.mapping.transform_data import (
     cancel_request,
@@ -15,9 +15,9 @@ from broker.mstock.mapping.transform_data import (
     map_product_type,
     map_variety,
     reverse_map_product_type,
-    transform_data as build,
     transform_modify_order_data,
 )
+from broker.mstock.mapping.transform_data import transform_data as build
 
 pytestmark = pytest.mark.usefixtures("fast_reconcile")
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.mstock import host
-from broker.mstock.api import errors
+from broker.mstock import errors, host
 from broker.mstock.api.data import BrokerData
 from broker.mstock.market import quotes
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from broker.mstock.api import errors
-from broker.mstock.api.client import get_client
+from broker.mstock import errors
 from broker.mstock.market import depth, quotes
+from broker.mstock.transport.client import get_client
 
 from ..helpers import ACCESS_TOKEN, add_route, sent_json
 from .market_support import FakeSymbols

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from broker.mstock.api.errors import RateLimited
-from broker.mstock.api.ratelimit import DOCUMENTED_LIMITS, RateLimiter
-from broker.mstock.api.routes import Category
+from broker.mstock.errors import RateLimited
+from broker.mstock.transport.ratelimit import DOCUMENTED_LIMITS, RateLimiter
+from broker.mstock.transport.routes import Category
 
 
 class FakeClock:

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from broker.mstock.account import login
 from broker.mstock.api import auth_api, funds
 from broker.mstock.redact import SecretFilter, mask_id, redact, register_secret
 
@@ -31,7 +32,7 @@ def test_full_session_at_debug_logs_no_secret(mock_api, caplog, monkeypatch, fre
     token, feed, error = auth_api.authenticate_with_totp(PASSWORD, code)
     assert error is None
     funds.get_margin_data(token)
-    logging.getLogger("broker.mstock.api.client").debug(
+    logging.getLogger("broker.mstock.transport.client").debug(
         "headers Authorization: Bearer %s X-PrivateKey: %s body {\"password\": \"%s\", \"totp\": \"%s\"}",
         token, API_KEY, PASSWORD, code,
     )
@@ -77,7 +78,7 @@ def test_mask_id_keeps_only_the_ends():
     assert mask_id(None) == "<unset>"
 
 
-@pytest.mark.parametrize("obj", [auth_api.LoginResult("eyJx.eyJy.sig", "feedtok1234"), auth_api.totp_source("123456")])
+@pytest.mark.parametrize("obj", [login.LoginResult("eyJx.eyJy.sig", "feedtok1234"), login.totp_source("123456")])
 def test_reprs_hide_secrets(obj):
     text = repr(obj)
     assert "eyJx.eyJy.sig" not in text

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from broker.mstock.api import order_api
+from broker.mstock.orders import positions as position_cache
 from broker.mstock.orders.smart import decide, parse_position_size
 
 from ..helpers import ACCESS_TOKEN, add_route, sent_json
@@ -260,6 +261,6 @@ def test_openalgo_static_smart_order_checks():
 
 
 def test_symbol_locks_are_released_and_forgotten():
-    with order_api._get_symbol_lock("SBIN", "NSE", "MIS"):
-        assert len(order_api._symbol_locks) == 1
-    assert len(order_api._symbol_locks) == 0
+    with position_cache.get_symbol_lock("SBIN", "NSE", "MIS"):
+        assert len(position_cache._symbol_locks) == 1
+    assert len(position_cache._symbol_locks) == 0

@@ -7,7 +7,7 @@ import ssl
 
 import pytest
 
-from broker.mstock.api.errors import ApiKeyRejected, NetworkError, ServerUnavailable, SessionExpired, ValidationError
+from broker.mstock.errors import ApiKeyRejected, NetworkError, ServerUnavailable, SessionExpired, ValidationError
 from broker.mstock.streaming import connection
 from broker.mstock.streaming.connection import backoff_delay
 from broker.mstock.streaming.protocol import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from broker.mstock import host
-from broker.mstock.api.errors import UnknownSymbol, ValidationError
 from broker.mstock.database.master_contract_db import build_symtoken_rows
-from broker.mstock.database.symbol_store import get_store
+from broker.mstock.errors import UnknownSymbol, ValidationError
+from broker.mstock.local.symbol_store import get_store
 from broker.mstock.mapping.symbols import require_instrument, resolve_book_instrument
 
 

@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from broker.mstock import host
-from broker.mstock.api.errors import ConfigError
-from broker.mstock.database.records import SymbolRecord
-from broker.mstock.database.symbol_store import INDEXES, SymbolStore, SymbolStoreError, get_store, sqlite_path
+from broker.mstock.errors import ConfigError
+from broker.mstock.local.symbol_store import INDEXES, SymbolStore, SymbolStoreError, get_store, sqlite_path
+from broker.mstock.records import SymbolRecord
 
 SBIN = ("SBIN", "SBIN-EQ", "SBIN", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)
 ACC_BSE = ("ACC", "ACC", "ACC", "BSE", "BSE", "500410", "", 0.0, 1, "EQ", 0.05)

@@ -13,49 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..account.login import explain_login_failure
+from ..errors import MStockError, http_status_for
 from ..host import get_logger
-from .errors import (
-    ApiKeyRejected,
-    AuthError,
-    ConfigError,
-    MStockError,
-    NotFound,
-    OutcomeUnknown,
-    RateLimited,
-    RequestTimeout,
-    ServerUnavailable,
-    SessionExpired,
-    ValidationError,
-)
 
 log = get_logger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Most specific first: the first matching class decides the status.
-_STATUS_BY_ERROR: tuple[tuple[type[MStockError], int], ...] = (
-    (ConfigError, 500),
-    (ValidationError, 400),
-    (SessionExpired, 401),
-    (ApiKeyRejected, 403),
-    (AuthError, 401),
-    (NotFound, 404),
-    (RateLimited, 429),
-    (RequestTimeout, 504),
-    (OutcomeUnknown, 504),
-    (ServerUnavailable, 502),
-)
-
-
-def status_for(exc: MStockError) -> int:
-    """The HTTP status OpenAlgo should relay for ``exc`` (400 for plain rejections)."""
-    for cls, status in _STATUS_BY_ERROR:
-        if isinstance(exc, cls):
-            return status
-    if exc.__class__.__name__ in ("NetworkError", "BadResponse"):
-        return 502
-    return 400
-
 
 def error_body(exc: MStockError) -> dict[str, Any]:
     body: dict[str, Any] = {"status": "error", "message": str(exc)}
@@ -103,21 +67,25 @@ def _boundary(on_error: Callable[[MStockError], Any]) -> Callable[[F], F]:
 
 def _order_tuple(exc: MStockError) -> tuple[BrokerResponse, dict[str, Any], None]:
     body = error_body(exc)
-    return BrokerResponse(status_for(exc), body), body, None
+    return BrokerResponse(http_status_for(exc), body), body, None
 
 
 def _response_pair(exc: MStockError) -> tuple[BrokerResponse, dict[str, Any]]:
     body = error_body(exc)
-    return BrokerResponse(status_for(exc), body), body
+    return BrokerResponse(http_status_for(exc), body), body
 
 
 #: ``place_order_api``-shaped functions: ``(BrokerResponse(non-200), {...}, None)``.
 returns_order_tuple = _boundary(_order_tuple)
 #: ``modify_order``/``cancel_order``/``close_all_positions``: ``({...}, status)``.
-returns_dict_status = _boundary(lambda exc: (error_body(exc), status_for(exc)))
+returns_dict_status = _boundary(lambda exc: (error_body(exc), http_status_for(exc)))
 #: The book fetchers: ``{"status": "error", "message": ...}`` (contract 4.2).
 returns_error_dict = _boundary(error_body)
 #: ``get_margin_data``: ``{}``, OpenAlgo's "session is dead" signal (contract 7).
 returns_empty_dict = _boundary(lambda exc: {})
 #: ``calculate_margin_api``: ``(BrokerResponse(non-200), {...})`` (contract 8).
 returns_response_pair = _boundary(_response_pair)
+#: Login entry points: ``(None, None, "<specific reason>")`` (contract 2.2: never an empty reason).
+returns_login_triple = _boundary(lambda exc: (None, None, explain_login_failure(exc)))
+#: ``test_auth_token`` (contract 2.6) and ``logout``: ``(False, reason)``.
+returns_false_and_reason = _boundary(lambda exc: (False, str(exc)))

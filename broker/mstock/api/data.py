@@ -25,9 +25,8 @@ from ..market import depth as depth_module
 from ..market import history as history_module
 from ..market import quotes as quotes_module
 from ..market.intervals import TIMEFRAME_MAP
-from ..mapping.symbols import require_instrument
 from ..redact import register_secret
-from .client import MStockClient, get_client
+from ..transport.client import MStockClient, get_client
 
 
 class BrokerData:
@@ -58,7 +57,4 @@ class BrokerData:
 
     def get_history(self, symbol: str, exchange: str, interval: str, start_date: Any, end_date: Any) -> pd.DataFrame:
         """Contract 9.5: ``timestamp`` (epoch s), ``open``, ``high``, ``low``, ``close``, ``volume``, ``oi``."""
-        record = require_instrument(symbol, exchange, host.symbols())
-        return history_module.fetch_history(
-            self._client, record, exchange.strip().upper(), interval, start_date, end_date
-        )
+        return history_module.get_history(self._client, host.symbols(), symbol, exchange, interval, start_date, end_date)

@@ -14,7 +14,7 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 
-from ..api.errors import MStockError
+from ..errors import MStockError
 
 COMMAND_MODULES = (
     "broker.mstock.cli.session",

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import TextIO
 
+from .progress import ProgressBar
 from .table import print_kv, print_table
 
 _RESULT_COLUMNS = ("symbol", "exchange", "token", "brsymbol", "expiry", "strike", "lotsize", "instrumenttype", "tick_size")
@@ -33,42 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     contract.set_defaults(func=lambda args: (contract.print_help(), 2)[1])
 
 
-class ProgressBar:
-    """A one-line progress display on a terminal stream (nothing when not a TTY)."""
-
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.stream = stream
-        self.width = width
-        self.enabled = stream.isatty()
-
-    def __call__(self, stage: str, done: int, total: int | None) -> None:
-        if not self.enabled:
-            return
-        if stage == "download":
-            if total:
-                filled = int(self.width * min(done, total) / total)
-                bar = "#" * filled + "." * (self.width - filled)
-                text = f"download [{bar}] {done / 1e6:6.1f}/{total / 1e6:.1f} MB"
-            else:
-                text = f"download {done / 1e6:6.1f} MB"
-        else:
-            text = f"{stage:<9} {done} rows"
-        self.stream.write("\r" + text.ljust(self.width + 40))
-        if stage == "store":
-            self.stream.write("\n")
-        self.stream.flush()
-
-
 def _download(args: argparse.Namespace) -> int:
     from .. import host
-    from ..api.errors import SessionExpired
     from ..database.master_contract_db import refresh_master
+    from ..errors import SessionExpired
 
     session = host.stored_session()
     if session is None:
         raise SessionExpired("log in first: mstock-openalgo login")
     progress = None if args.quiet else ProgressBar()
-    result = refresh_master(session.access_token, progress=progress)
+    try:
+        result = refresh_master(session.access_token, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     report = result.report
     print_table(
         [{"exchange": exch, "symbols": count} for exch, count in sorted(report.per_exchange.items())]

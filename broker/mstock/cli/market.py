@@ -12,9 +12,10 @@ import csv
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import Any
 
-from ..api.errors import ValidationError
+from ..errors import ValidationError
+from .progress import ProgressBar
 from .table import print_kv, print_table
 
 QUOTE_COLUMNS = ("symbol", "exchange", "ltp", "open", "high", "low", "prev_close", "volume", "bid", "ask", "oi", "error")
@@ -83,7 +84,7 @@ def parse_instrument_args(items: Sequence[str]) -> list[dict[str, str]]:
 
 
 def _broker_data():
-    from ..api.auth_api import current_auth_token
+    from ..account.session import current_auth_token
     from ..api.data import BrokerData
 
     return BrokerData(current_auth_token())
@@ -92,29 +93,9 @@ def _broker_data():
 def _ist_text(epoch: int, daily: bool) -> str:
     if daily:
         return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d")
-    from ..market.candles import IST
+    from ..clock import IST
 
     return datetime.fromtimestamp(epoch, IST).strftime("%Y-%m-%d %H:%M")
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr for multi-chunk history downloads."""
-
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self._stream = stream
-        self._width = width
-        self._tty = bool(getattr(stream, "isatty", lambda: False)())
-
-    def __call__(self, done: int, total: int) -> None:
-        if total <= 1:
-            return
-        if not self._tty and done < total:
-            return
-        filled = int(self._width * done / total)
-        bar = "#" * filled + "-" * (self._width - filled)
-        end = "\n" if done >= total else ""
-        self._stream.write(f"\rhistory [{bar}] {done}/{total} calls{end}")
-        self._stream.flush()
 
 
 # ------------------------------------------------------------------ commands
@@ -142,17 +123,17 @@ def _depth(args: argparse.Namespace) -> int:
 
 def _history(args: argparse.Namespace) -> int:
     from .. import host
-    from ..api.auth_api import current_auth_token
-    from ..api.client import get_client
+    from ..account.session import current_auth_token
     from ..mapping.symbols import require_instrument
     from ..market.history import fetch_history
     from ..market.intervals import interval_for
+    from ..transport.client import get_client
 
     exchange = args.exchange.upper()
     interval = interval_for(args.interval)
     record = require_instrument(args.symbol.upper(), exchange, host.symbols())
     frame = fetch_history(
-        get_client(current_auth_token()), record, exchange, interval.key, args.start, args.end, progress=ProgressBar()
+        get_client(current_auth_token()), record, exchange, interval.key, args.start, args.end, progress=ProgressBar().for_stage("history")
     )
     rows = [
         {"time (IST)": _ist_text(int(r["timestamp"]), interval.daily), **{k: r[k] for k in ("timestamp", "open", "high", "low", "close", "volume", "oi")}}
@@ -205,7 +186,7 @@ def _leg_from_spec(spec: str, defaults: argparse.Namespace) -> dict[str, str]:
 
 
 def _margin(args: argparse.Namespace) -> int:
-    from ..api.auth_api import current_auth_token
+    from ..account.session import current_auth_token
     from ..api.margin_api import calculate_margin_api
 
     positions = [

@@ -82,7 +82,7 @@ def _order_data(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _auth() -> str:
-    from ..api.auth_api import current_auth_token
+    from ..account.session import current_auth_token
 
     return current_auth_token()
 

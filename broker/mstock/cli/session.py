@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _login(args: argparse.Namespace) -> int:
-    from ..api.auth_api import login_headless
+    from ..account.session import login_headless
 
     saved = login_headless(force=args.force)
     print_kv(
@@ -38,7 +38,7 @@ def _login(args: argparse.Namespace) -> int:
 
 
 def _logout(args: argparse.Namespace) -> int:
-    from ..api.auth_api import logout_headless
+    from ..account.session import logout_headless
 
     ok, error = logout_headless()
     print("logged out" if ok else f"logout failed: {error}")
@@ -46,9 +46,10 @@ def _logout(args: argparse.Namespace) -> int:
 
 
 def _funds(args: argparse.Namespace) -> int:
-    from ..api.auth_api import current_auth_token
-    from ..api.funds import fetch_funds
+    from ..account.funds import fetch_funds
+    from ..account.session import current_auth_token
+    from ..transport.client import get_client
 
-    funds = fetch_funds(current_auth_token())
+    funds = fetch_funds(get_client(current_auth_token()))
     print_kv(funds, title="Funds (INR)")
     return 0

@@ -14,13 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, TextIO
 
-from ..api.errors import ValidationError
+from ..clock import IST
+from ..errors import ValidationError
 from ..streaming.protocol import MODE_BY_NAME
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
 _WAIT_STEP = 0.25  # seconds; keeps Ctrl-C responsive while waiting
 
 
@@ -73,7 +73,7 @@ def run(
     err: TextIO | None = None,
     adapter_factory: Callable[[], Any] | None = None,
 ) -> int:
-    from ..api.auth_api import current_auth_token
+    from ..account.session import current_auth_token
     from ..streaming.mstock_adapter import MstockWebSocketAdapter
 
     out = out or sys.stdout

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import host
-from ..api.errors import BadResponse, MStockError, SessionExpired
+from ..errors import BadResponse, MStockError, SessionExpired
+from ..records import SYMTOKEN_COLUMNS
 from ..redact import redact
 from .normalize import NormalizationReport, _normalise, build_symtoken_rows
-from .records import SYMTOKEN_COLUMNS
 
 __all__ = [
     "DownloadResult",
@@ -260,7 +260,7 @@ def _gc_paused() -> Iterator[None]:
 
 def download_master(auth_token: str, progress: Progress | None = None) -> bytes:
     """The raw master body, streamed through the shared client (retried if transient)."""
-    from ..api.client import get_client
+    from ..transport.client import get_client
 
     callback = (lambda done, total: progress("download", done, total)) if progress else None
     return get_client(auth_token).fetch_bytes(ROUTE, progress=callback)

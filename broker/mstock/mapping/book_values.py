@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ..api.errors import readable_reason
+from ..transport.error_codes import readable_reason
 
 _MISSING = (None, "", "None", "none", "null", "NULL", "NA", "N/A")
 _BLANK_AFTER_COLON = re.compile(r":\s+")
@@ -87,3 +87,16 @@ def rejection_reason(value: Any) -> str:
 def clean_order_id(value: Any) -> str:
     """An order id as mStock means it: ids can carry blanks (spec 4.4) or be numbers."""
     return text(value)
+
+
+def first_present(row: Mapping[str, Any], *names: str) -> Any:
+    """The first of ``names`` present in ``row`` with a non-empty value, else ``None``.
+
+    The quote layouts of the different modes (and SDK generations) spell the same field
+    differently (``volume`` / ``tradeVolume``, ``oi`` / ``opnInterest``).
+    """
+    for name in names:
+        value = row.get(name)
+        if value not in (None, "", "None", "null"):
+            return value
+    return None

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..api.errors import BadResponse, ValidationError
-from ..market.values import as_float
+from ..errors import BadResponse, ValidationError
+from .book_values import as_float
 from .codes import ACTIONS, PRODUCT_TO_MSTOCK
 from .transform_data import tradable_instrument
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..database.records import SymbolRecord
+from ..records import SymbolRecord
 from .book_values import as_float, as_int, clean_order_id, lower_keys, rejection_reason, text, timestamp
 from .codes import (
     CANCELLABLE_STATUSES,

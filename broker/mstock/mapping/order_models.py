@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from ..api.errors import ValidationError
+from ..errors import ValidationError
 from .codes import ACTIONS, AMO_VARIETY, ORDER_TYPE_TO_MSTOCK
 
 _TRUTHY = frozenset({"1", "true", "yes", "y", "on"})

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..api.errors import UnknownSymbol, ValidationError
-from ..database.records import SymbolRecord
+from ..errors import UnknownSymbol, ValidationError
+from ..records import SymbolRecord
 from .exchanges import OA_EXCHANGES_SUPPORTED, openalgo_exchange_for_book
 
 if TYPE_CHECKING:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..api.errors import ValidationError
-from ..database.records import SymbolRecord
+from ..errors import ValidationError
+from ..records import SymbolRecord
 from .codes import (
     AMO_VARIETY,
     DERIVATIVE_EXCHANGES,

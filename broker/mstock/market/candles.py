@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
+from ..clock import IST, IST_OFFSET_SECONDS
 from ..host import get_logger
-from .values import as_float, as_int, first_present
+from ..mapping.book_values import as_float, as_int, first_present
 
 log = get_logger(__name__)
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
-IST_OFFSET_SECONDS = 19_800
 SECONDS_PER_DAY = 86_400
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..api.errors import AuthError, ConfigError, MStockError
+from ..errors import AuthError, ConfigError, MStockError
 from ..host import get_logger
+from ..mapping.book_values import as_float, as_int, first_present
 from . import quotes
-from .values import as_float, as_int, first_present
 
 if TYPE_CHECKING:
-    from ..api.client import MStockClient
     from ..host import SymbolLookup
+    from ..transport.client import MStockClient
 
 log = get_logger(__name__)
 

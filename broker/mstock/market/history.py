@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..api.errors import AuthError, ConfigError, MStockError, ValidationError
+from ..clock import IST, today_ist
+from ..errors import AuthError, ConfigError, MStockError, ValidationError
 from ..host import get_logger
 from ..mapping.exchanges import INTRADAY_EXCHANGE_CODE
+from ..mapping.symbols import require_instrument
 from . import candles
 from .intervals import (
     HISTORY_BAR_LIMIT,
@@ -41,8 +43,9 @@ from .intervals import (
 )
 
 if TYPE_CHECKING:
-    from ..api.client import MStockClient
-    from ..database.records import SymbolRecord
+    from ..host import SymbolLookup
+    from ..records import SymbolRecord
+    from ..transport.client import MStockClient
 
 log = get_logger(__name__)
 
@@ -83,21 +86,13 @@ class Chunk:
 # ------------------------------------------------------------------ dates
 
 
-def today_ist(now: datetime | None = None) -> date:
-    """Today's date in India (an aware ``now`` may be injected by tests)."""
-    moment = now if now is not None else datetime.now(candles.IST)
-    if moment.tzinfo is None:
-        raise ValueError("today_ist needs an aware datetime")
-    return moment.astimezone(candles.IST).date()
-
-
 def to_ist_date(value: Any) -> date:
     """An inclusive IST calendar date from ``date``/``datetime``/``pd.Timestamp``/``"YYYY-MM-DD"``
     (contract 9.5: the type varies by caller). Aware datetimes are converted to IST first."""
     if value is pd.NaT or value is None or isinstance(value, (bool, int, float)):
         raise ValidationError(f"not a date: {value!r} (use YYYY-MM-DD)")
     if isinstance(value, datetime):  # includes pd.Timestamp
-        return value.astimezone(candles.IST).date() if value.tzinfo is not None else value.date()
+        return value.astimezone(IST).date() if value.tzinfo is not None else value.date()
     if isinstance(value, date):
         return value
     try:
@@ -315,6 +310,20 @@ def fetch_history(
     parts = _run(fetcher, chunks, workers, progress)
     frame = candles.to_frame([bar for part in parts for bar in part])
     return candles.resample(frame, interval.resample) if interval.resample else frame
+
+
+def get_history(
+    client: "MStockClient",
+    lookup: "SymbolLookup",
+    symbol: str,
+    exchange: str,
+    interval_key: str,
+    start: Any,
+    end: Any,
+) -> pd.DataFrame:
+    """OpenAlgo's ``get_history`` for an OpenAlgo symbol and exchange (unknown symbols raise)."""
+    record = require_instrument(symbol, exchange, lookup)
+    return fetch_history(client, record, exchange.strip().upper(), interval_key, start, end)
 
 
 def _period_start(day: date, rule: str | None) -> date:

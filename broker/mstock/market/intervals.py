@@ -13,7 +13,7 @@ from datetime import time
 from types import MappingProxyType
 from typing import Final
 
-from ..api.errors import ValidationError
+from ..errors import ValidationError
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..api.errors import AuthError, BadResponse, ConfigError, MStockError, MStockRejected
+from ..errors import AuthError, BadResponse, ConfigError, MStockError, MStockRejected
 from ..host import get_logger
+from ..mapping.book_values import as_float, as_int, first_present
 from ..mapping.symbols import require_instrument
-from .values import as_float, as_int, first_present
 
 if TYPE_CHECKING:
-    from ..api.client import MStockClient
-    from ..database.records import SymbolRecord
     from ..host import SymbolLookup
+    from ..records import SymbolRecord
+    from ..transport.client import MStockClient
 
 log = get_logger(__name__)
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..api.client import MStockClient
 from ..mapping.book_values import as_int, clean_order_id, lower_keys, rejection_reason, text
 from ..mapping.codes import openalgo_pricetype, openalgo_status, variety_of_book_order
 from ..mapping.order_data import book_rows
+from ..transport.client import MStockClient
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,16 @@ def parse_book_order(row: Mapping[str, Any]) -> BookOrder:
         reason=rejection_reason(fields.get("text")) if status == "rejected" else "",
         row=row,
     )
+
+
+def order_rows(client: MStockClient) -> list[Any]:
+    """Today's order rows as mStock sends them (``[]`` on an empty day); failures raise."""
+    return client.call("orders.list") or []
+
+
+def trade_rows(client: MStockClient) -> list[Any]:
+    """Today's trade rows as mStock sends them (``[]`` on an empty day); failures raise."""
+    return client.call("orders.trades") or []
 
 
 def fetch_orders(client: MStockClient) -> list[BookOrder]:

@@ -26,15 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..api.boundary import status_for
-from ..api.client import MStockClient
-from ..api.errors import MStockError
-from ..api.ratelimit import RateLimiter
-from ..api.routes import Category
+from ..errors import MStockError, http_status_for
 from ..host import get_logger
 from ..mapping.book_values import as_int, lower_keys, text
 from ..mapping.codes import CANCELLABLE_STATUSES, DERIVATIVE_EXCHANGES, openalgo_product
 from ..mapping.order_data import resolve_row
+from ..transport.client import MStockClient
+from ..transport.ratelimit import RateLimiter
+from ..transport.routes import Category
 from .book import BookOrder, fetch_orders
 from .placement import cancel_known, place
 from .portfolio import fetch_positions
@@ -204,7 +203,7 @@ def _close_all(client: MStockClient, lookup: "SymbolLookup") -> tuple[dict[str, 
     for exit_, outcome in zip(sendable, outcomes):
         if isinstance(outcome, MStockError):
             failed.append({"position": exit_.label, "reason": str(outcome)})
-            status = status if status != 200 else status_for(outcome)
+            status = status if status != 200 else http_status_for(outcome)
         else:
             closed.append({"position": exit_.label, "orderid": outcome})
     if not failed:

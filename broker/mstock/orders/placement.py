@@ -10,20 +10,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..api.client import MStockClient, Reply
-from ..api.errors import MStockRejected, NotFound, OutcomeUnknown, ValidationError, readable_reason
+from ..errors import MStockRejected, NotFound, OutcomeUnknown, ValidationError
 from ..host import get_logger
 from ..mapping.book_values import clean_order_id, lower_keys
 from ..mapping.codes import AMO_VARIETY, CANCELLABLE_STATUSES
 from ..mapping.order_data import resolve_row
 from ..mapping.transform_data import cancel_request, prepare_modify, prepare_place
+from ..transport.client import MStockClient, Reply
+from ..transport.error_codes import readable_reason
 from .book import BookOrder, fetch_orders, find_order
+from .positions import invalidate_position_cache
 from .reconcile import reconcile_cancel, reconcile_modify, reconcile_place
 from .tags import new_ordertag
 
 if TYPE_CHECKING:
-    from ..database.records import SymbolRecord
     from ..host import SymbolLookup
+    from ..records import SymbolRecord
 
 log = get_logger(__name__)
 
@@ -45,7 +47,17 @@ def _reply_order_id(reply: Reply) -> str:
 
 
 def place(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup", *, ordertag: str | None = None) -> str:
-    """Place an OpenAlgo order; return mStock's order id or raise (never a silent failure)."""
+    """Place an OpenAlgo order; return mStock's order id or raise (never a silent failure).
+
+    The cached positions are stale afterwards, whatever happened.
+    """
+    try:
+        return _place(client, data, lookup, ordertag)
+    finally:
+        invalidate_position_cache(client)
+
+
+def _place(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup", ordertag: str | None) -> str:
     prepared = prepare_place(data, lookup, ordertag=ordertag or new_ordertag())
     try:
         reply = client.call("orders.place", json=prepared.body, full=True)
@@ -87,6 +99,13 @@ def _same_instrument(order: BookOrder, record: "SymbolRecord", lookup: "SymbolLo
 
 def modify(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup") -> dict[str, str]:
     """Modify an open order; returns ``{"status": "success", "orderid": ...}`` or raises."""
+    try:
+        return _modify(client, data, lookup)
+    finally:
+        invalidate_position_cache(client)  # a new price can fill the order at once
+
+
+def _modify(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup") -> dict[str, str]:
     orderid = clean_order_id(data.get("orderid"))
     if not orderid:
         raise ValidationError("invalid modification: orderid is required")

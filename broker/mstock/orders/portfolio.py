@@ -13,11 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..api.client import MStockClient
-from ..api.errors import MStockError
+from ..errors import MStockError
 from ..host import get_logger
 from ..mapping.book_values import as_float, as_int, lower_keys, text
 from ..mapping.order_data import book_rows, resolve_row
+from ..transport.client import MStockClient
 
 if TYPE_CHECKING:
     from ..host import SymbolLookup

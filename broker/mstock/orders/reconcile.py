@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
-from ..api.client import MStockClient
-from ..api.errors import MStockError, OrderRejected, OrderStateUnknown
+from ..errors import MStockError, OrderRejected, OrderStateUnknown
 from ..host import get_logger
 from ..mapping.codes import CANCELLED, FINAL_STATUSES, REJECTED
 from ..mapping.transform_data import PreparedModify, PreparedOrder
+from ..transport.client import MStockClient
 from .book import BookOrder, book_carries_tags, details_tag, fetch_orders, find_by_tag, find_order
 
 log = get_logger(__name__)

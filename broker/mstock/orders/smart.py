@@ -12,15 +12,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..api.errors import BadResponse, ValidationError
-from ..database.records import SymbolRecord
+from ..errors import BadResponse, ValidationError
+from ..host import get_logger
 from ..mapping.book_values import as_int, lower_keys, text
-from ..mapping.codes import DERIVATIVE_EXCHANGES, openalgo_product
+from ..mapping.codes import DERIVATIVE_EXCHANGES, PRODUCT_FROM_MSTOCK, openalgo_product
 from ..mapping.order_data import resolve_row
 from ..mapping.order_models import parse_decimal, to_whole_number, whole_units
+from ..mapping.symbols import require_instrument
+from ..mapping.transform_data import tradable_instrument
+from ..records import SymbolRecord
+from ..transport.client import MStockClient
+from .placement import place
+from .positions import get_cached_positions, get_symbol_lock
 
 if TYPE_CHECKING:
     from ..host import SymbolLookup
+
+log = get_logger(__name__)
 
 NO_ACTION_MESSAGE = "Positions Already Matched. No action needed."
 
@@ -105,3 +113,32 @@ def net_position(
             continue
         net += as_int(fields.get("netqty"))
     return net
+
+
+def place_smart_order(client: MStockClient, data: Mapping[str, Any], lookup: "SymbolLookup") -> str | None:
+    """Place whatever order brings the position to ``position_size``; ``None`` when none is needed.
+
+    Holds the instrument's lock around "read position, decide, place"; :func:`place`
+    invalidates the position cache before the lock is released, so the next smart order
+    for this instrument reads the book afresh.
+    """
+    request = parse_smart(data)
+    record = tradable_instrument(request.symbol, request.exchange, lookup)
+    with get_symbol_lock(record.symbol, record.exchange, request.product):
+        current = net_position(get_cached_positions(client), record, request.product, lookup)
+        action, quantity = decide(request.action, request.quantity, request.position_size, current)
+        if action is None:
+            return None
+        log.info("smart order %s %s %s: position %d -> %d, %s %d", record.symbol, record.exchange,
+                 request.product, current, request.position_size, action, quantity)
+        return place(client, {**data, "action": action, "quantity": quantity}, lookup)
+
+
+def open_position(client: MStockClient, lookup: "SymbolLookup", symbol: str, exchange: str, product: str) -> int:
+    """Net quantity of (symbol, exchange, product); ``product`` may be OpenAlgo's or mStock's code.
+
+    A failed position fetch raises instead of answering 0 (D2).
+    """
+    record = require_instrument(symbol, exchange, lookup)
+    code = str(product or "").strip().upper()
+    return net_position(get_cached_positions(client), record, PRODUCT_FROM_MSTOCK.get(code, code), lookup)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import websocket
 
-from ..api.errors import ApiKeyRejected, NetworkError, RequestTimeout, ServerUnavailable, SessionExpired
+from ..errors import ApiKeyRejected, NetworkError, RequestTimeout, ServerUnavailable, SessionExpired
 from ..redact import guard_third_party_loggers, redact
 from .protocol import display_url
 

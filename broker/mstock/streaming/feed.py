@@ -36,7 +36,7 @@ from typing import Any
 import websocket
 
 from .. import config
-from ..api.errors import AuthError, ConfigError, MStockError, MStockTransient
+from ..errors import AuthError, ConfigError, MStockError, MStockTransient
 from ..host import get_logger
 from ..redact import guard_third_party_loggers, redact, register_secret
 from .connection import backoff_delay, close_detail, green_threads, interrupt, open_socket

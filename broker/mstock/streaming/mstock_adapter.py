@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import config, host
-from ..api.errors import ConfigError, MStockError
+from ..errors import ConfigError, MStockError
 from ..redact import register_secret
 from .base import choose_base
 from .feed import READY, FeedClient, FeedOptions, Key

@@ -39,6 +39,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..clock import IST_OFFSET_SECONDS
 from ..host import get_logger
 
 log = get_logger(__name__)
@@ -52,7 +53,6 @@ MODE_FOR_SIZE = {LTP_SIZE: 1, QUOTE_SIZE: 2, SNAP_SIZE: 3}
 SIZE_FOR_MODE = {mode: size for size, mode in MODE_FOR_SIZE.items()}
 
 EPOCH_1980_UTC = 315_532_800  # 1980-01-01 00:00:00 UTC in Unix seconds
-IST_OFFSET_SECONDS = 19_800
 FEED_EPOCH_UNIX = EPOCH_1980_UTC - IST_OFFSET_SECONDS  # 1980-01-01 00:00:00 IST
 
 # exchangeType -> paise divisor. 100 everywhere per SDK-B ("keeping it 100 for all",

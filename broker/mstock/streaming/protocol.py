@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..api.errors import ValidationError
+from ..errors import ValidationError
 
 ACTION_SUBSCRIBE = 1
 ACTION_UNSUBSCRIBE = 0

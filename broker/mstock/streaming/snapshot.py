@@ -14,7 +14,7 @@ from typing import Any
 import websocket
 
 from .. import config
-from ..api.errors import NetworkError, RequestTimeout, ValidationError
+from ..errors import NetworkError, RequestTimeout, ValidationError
 from ..host import get_logger
 from ..redact import redact, register_secret
 from .connection import open_socket

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from .errors import RateLimited
+from ..errors import RateLimited
 from .routes import Category
 
 # (max requests, window seconds), spec 2.1.

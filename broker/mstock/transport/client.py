@@ -28,9 +28,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from .. import config
-from ..host import get_logger
-from ..redact import guard_third_party_loggers, mask_id, register_secret
-from .errors import (
+from ..errors import (
     BadResponse,
     ConfigError,
     MStockError,
@@ -41,10 +39,13 @@ from .errors import (
     RateLimited,
     RequestTimeout,
     ServerUnavailable,
-    error_class_for,
 )
+from ..host import get_logger
+from ..redact import guard_third_party_loggers, mask_id, register_secret
+from .error_codes import error_class_for
 from .ratelimit import RateLimiter, default_limiter
-from .routes import Auth, Route, Timeout, route as lookup_route
+from .routes import Auth, Route, Timeout
+from .routes import route as lookup_route
 
 log = get_logger(__name__)
 

@@ -15,6 +15,7 @@ table and its ``BrokerSymbolCache``:
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -23,11 +24,13 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ..api.errors import ConfigError, MStockError
-from ..host import get_logger
-from .records import SYMTOKEN_COLUMNS, SymbolRecord
+from ..errors import ConfigError, MStockError
+from ..records import SYMTOKEN_COLUMNS, SymbolRecord
+from ..redact import guard_logger
 
-log = get_logger(__name__)
+# host.py imports this module (it is the standalone half of the host seam), so the
+# logger comes straight from the redaction module rather than through host.get_logger.
+log = guard_logger(logging.getLogger(__name__))
 
 REFRESH_SECONDS = 5.0
 TABLE = "symtoken"

@@ -1,4 +1,4 @@
-"""Exception tree, split by what the caller should do, and the broker-code table.
+"""The exception tree, split by what the caller should do.
 
 ``MStockRejected`` and its children are permanent: the broker (or our own validation)
 said no, and sending the same thing again will not help. ``MStockTransient`` may succeed
@@ -14,9 +14,7 @@ route names only, and are passed through the redactor as a second line of defenc
 
 from __future__ import annotations
 
-import re
-
-from ..redact import redact
+from .redact import redact
 
 
 class MStockError(Exception):
@@ -156,84 +154,26 @@ class OrderStateUnknown(OutcomeUnknown):
     """Reconciliation after :class:`OutcomeUnknown` could not establish what happened."""
 
 
-# --- broker code table --------------------------------------------------------------------
-
-# Exact broker codes (``errorcode`` or ``error_type``), spec 1.4 and 1.6.
-ERROR_CODES: dict[str, type[MStockError]] = {
-    "IA400": InputRejected,  # "Trigger price can not be blank."
-    "IA401": SessionExpired,  # "Invalid request. Please try again."
-    "IA403": ApiKeyRejected,  # "API is suspended/expired..." or IP whitelist mismatch
-    "IA404": NotFound,
-    "IA500": ServerUnavailable,
-    "IA429": RateLimited,  # invented by spec 2.1's simulator suggestion; harmless if real
-    "400": InputRejected,  # "Please provide valid clientcode and password."
-    "RS-0111": InsufficientFunds,  # "...FUND LIMIT INSUFFICIENT,AVAILABLE FUND=0,..."
-    "TokenException": SessionExpired,  # Type A style, SDK-B session-expiry hook
-    "APIKeyException": ApiKeyRejected,
-    "VersionException": InputRejected,  # missing X-Mirae-Version
-    "InputException": InputRejected,  # cancelall "Order Does not Exsist"
-    "OrderException": OrderRejected,
-    "NetworkException": ServerUnavailable,
-}
-
-# Prefixes, tried longest first when no exact code matches.
-ERROR_PREFIXES: tuple[tuple[str, type[MStockError]], ...] = (
-    ("RS-", OrderRejected),
-    ("MA", BackOfficeError),
-    ("IA", MStockRejected),
+# The HTTP-like status OpenAlgo relays for each failure; most specific class first.
+_HTTP_STATUS: tuple[tuple[type[MStockError], int], ...] = (
+    (ConfigError, 500),
+    (ValidationError, 400),
+    (SessionExpired, 401),
+    (ApiKeyRejected, 403),
+    (AuthError, 401),
+    (NotFound, 404),
+    (RateLimited, 429),
+    (RequestTimeout, 504),
+    (OutcomeUnknown, 504),
+    (ServerUnavailable, 502),
+    (NetworkError, 502),
+    (BadResponse, 502),
 )
 
-# HTTP status fallback when the body names no code.
-HTTP_STATUS_ERRORS: dict[int, type[MStockError]] = {
-    400: InputRejected,
-    401: SessionExpired,
-    403: ApiKeyRejected,
-    404: NotFound,
-    408: RequestTimeout,
-    409: InputRejected,
-    422: InputRejected,
-    429: RateLimited,
-}
 
-
-def error_class_for(code: str | None, http_status: int | None) -> type[MStockError]:
-    """Choose the exception class for a broker failure: exact code, prefix, then HTTP status."""
-    if code:
-        exact = ERROR_CODES.get(code)
-        if exact is not None:
-            return exact
-        for prefix, cls in ERROR_PREFIXES:
-            if code.startswith(prefix):
-                return cls
-    if http_status is not None:
-        if http_status in HTTP_STATUS_ERRORS:
-            return HTTP_STATUS_ERRORS[http_status]
-        if http_status >= 500:
-            return ServerUnavailable
-    return MStockRejected
-
-
-_RMS_FIELD = re.compile(r"([A-Z][A-Z ]+?)\s*=\s*(-?[\d.]+)")
-
-
-def readable_reason(message: str) -> str:
-    """Make an RMS rejection readable; other texts pass through unchanged.
-
-    ``RMS:1141...:NSE,EQUITY,22,ACC,...,FUND LIMIT INSUFFICIENT,AVAILABLE FUND=0,
-    ADDITIONAL REQUIRED FUND=572.36,CALCULATED MARGIN FOR ORDER=572.36`` (spec 4.3)
-    becomes ``insufficient funds: required 572.36, available 0``.
-    """
-    text = (message or "").strip()
-    if not text.upper().startswith("RMS:"):
-        return text
-    fields = {k.strip().upper(): v for k, v in _RMS_FIELD.findall(text)}
-    if "FUND LIMIT INSUFFICIENT" in text.upper():
-        required = fields.get("CALCULATED MARGIN FOR ORDER") or fields.get("ADDITIONAL REQUIRED FUND")
-        available = fields.get("AVAILABLE FUND")
-        if required is not None and available is not None:
-            return f"insufficient funds: required {required}, available {available}"
-        return "insufficient funds"
-    # Otherwise keep the last free-text item of the comma list: it carries the reason.
-    parts = [p.strip() for p in text.split(",") if p.strip() and "=" not in p]
-    reason = parts[-1] if parts else text
-    return f"rejected by RMS: {reason.lower()}"
+def http_status_for(exc: MStockError) -> int:
+    """The HTTP status OpenAlgo should relay for ``exc`` (400 for plain rejections)."""
+    for cls, status in _HTTP_STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400

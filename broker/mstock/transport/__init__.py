@@ -1,0 +1,8 @@
+"""The one mStock transport: every byte to and from the Type B REST API passes here.
+
+``client`` (``MStockClient``: one ``requests.Session``, the envelope parser, retries of
+idempotent reads only), ``routes`` (the route table), ``error_codes`` (mStock's codes ->
+the exceptions of :mod:`broker.mstock.errors`) and ``ratelimit`` (the shared limiter).
+It imports nothing from the layers above it: only configuration, redaction, the error
+tree and the host seam's logger.
+"""
