@@ -28,7 +28,11 @@ LIMITS: dict[str, tuple[tuple[int, float], ...]] = {
 
 
 class RateLimits:
-    """Sliding windows per (API key, category). ``clock`` is monotonic seconds."""
+    """Sliding windows per (API key, category).
+
+    ``clock`` is monotonic seconds; it is a public attribute so a test can replace it
+    with a fake clock (together with ``Dispatcher.sleep``) and count arrivals exactly.
+    """
 
     def __init__(
         self,
@@ -38,7 +42,7 @@ class RateLimits:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.enabled = enabled
-        self._clock = clock
+        self.clock = clock
         # A client pacing data calls at exactly 1/s must not be refused for scheduler
         # jitter, so the one-second data window is slightly shorter than a second.
         self._limits = dict(LIMITS)
@@ -52,7 +56,7 @@ class RateLimits:
             return True
         windows = self._limits[category]
         with self._lock:
-            now = self._clock() if at is None else at
+            now = self.clock() if at is None else at
             stamps = self._history.setdefault((api_key, category), [deque() for _ in windows])
             for (limit, period), queue in zip(windows, stamps):
                 while queue and queue[0] <= now - period:
@@ -68,7 +72,7 @@ class RateLimits:
 
     def now(self) -> float:
         """The limiter's clock (what an arrival time passed to :meth:`allow` must be read from)."""
-        return self._clock()
+        return self.clock()
 
     def reset(self) -> None:
         with self._lock:

@@ -129,6 +129,9 @@ class Dispatcher:
         self.config = config
         self._jitter = random.Random(f"{config.market_seed}:jitter")
         self._jitter_lock = threading.Lock()
+        # Every simulated delay (handshake, jitter, latency) goes through here, so a test
+        # can record the delays, or advance a fake clock instead of waiting.
+        self.sleep: Callable[[float], None] = time.sleep
 
     def arrival_delay(self) -> float:
         """Seconds this request spends on the simulated network before it arrives."""
@@ -168,7 +171,7 @@ class Dispatcher:
                 self._limit(endpoint, headers, kinds, arrived)
             finally:
                 if delay > 0:  # processing time: after the arrival was counted
-                    time.sleep(delay)
+                    self.sleep(delay)
             early = self._fault_reply(kinds, executed=False)
             if early is not None:
                 return early
@@ -252,7 +255,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         handshake = self.server.dispatcher.config.connect_latency_ms
         if handshake > 0:
-            time.sleep(handshake / 1000.0)  # the first request on this connection pays it
+            self.server.dispatcher.sleep(handshake / 1000.0)  # the first request on this connection pays it
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the session log replaces it
         pass
@@ -261,7 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
         dispatcher = self.server.dispatcher
         jitter = dispatcher.arrival_delay()
         if jitter > 0:
-            time.sleep(jitter)
+            dispatcher.sleep(jitter)
         arrived = dispatcher.state.rate_limits.now()
         path = self.path.split("?", 1)[0]
         length = int(self.headers.get("Content-Length") or 0)
