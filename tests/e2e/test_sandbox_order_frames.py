@@ -84,7 +84,8 @@ def test_a_price_move_triggers_and_fills_a_stop_market_order(sandbox, sandbox_cl
         ("order", "Trigger Pending", "0"), ("order", "O-Pending", "0"),
         ("order", "Traded", "10"), ("trade", "Traded", "10", "10"),
     ]
-    assert {f["orderData"]["ordertype"] for f in frames} == {"SL-M"}
+    assert {(f["orderData"]["orderid"], f["orderData"]["ordertype"]) for f in frames} == {(orderid, "SL-M")}
+    assert frames[3]["orderData"]["fillprice"] == f"{float(trigger) - 0.5:g}"
 
 
 def test_modified_then_cancelled(sandbox, sandbox_client, listener):
