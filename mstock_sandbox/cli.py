@@ -208,6 +208,9 @@ def launch(args: argparse.Namespace) -> Any:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the session log's folder cannot be created
+        print(f"error: cannot write the session log {args.log}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     if not args.quiet:
         server.log.echo = print
     moved: list[int] = []
@@ -235,8 +238,13 @@ def launch(args: argparse.Namespace) -> Any:
     for port in moved:
         print(f"port {port} is in use; the sandbox took a free port instead (see the .env lines below)")
     data_dir = args.data_dir if args.data_dir is not None else default_data_dir(args.env_out)
-    env = {**server.env(data_dir=data_dir), "MSTOCK_OTP": server.account.otp}
-    write_env_file(args.env_out, env)
+    try:
+        env = {**server.env(data_dir=data_dir), "MSTOCK_OTP": server.account.otp}
+        write_env_file(args.env_out, env)
+    except OSError as exc:
+        server.stop()
+        print(f"error: cannot write {exc.filename or args.env_out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(f"mStock Type B sandbox is running. Its .env lines (fake, local values) are in {args.env_out} (mode 0600):\n")
     for line in masked_env_lines(env):
         print(f"  {line}")
@@ -247,7 +255,11 @@ def launch(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    server = launch(args)
+    try:
+        server = launch(args)
+    except KeyboardInterrupt:
+        print("\nstopped before the sandbox was up", file=sys.stderr)
+        return 130
     if isinstance(server, int):
         return server
     stop = threading.Event()

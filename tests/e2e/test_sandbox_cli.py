@@ -178,3 +178,13 @@ def test_help_has_one_entry_per_knob_and_cites_no_document(capsys):
                  "--order-frames", "--depth-order", "--history-over-limit", "--partial-fill-status"):
         assert text.count(f"  {flag}") == 1, flag
     assert "spec " not in text.lower() and "contract " not in text.lower()
+
+
+def test_an_env_file_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = cli.launch(_parse("--quiet", "--tick", "0", "--master-size", "0", "--port", "0",
+                               "--env-out", str(blocker / "sandbox.env"), "--data-dir", str(tmp_path / "data")))
+    err = capsys.readouterr().err
+    assert result == 1
+    assert err.startswith("error: cannot write ") and err.count("\n") == 1 and "Traceback" not in err
