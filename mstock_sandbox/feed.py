@@ -412,6 +412,22 @@ class FeedServer:
             self.evicted_sockets += len(doomed)
             return [e.connection for e in doomed]
 
+    def _evict(self, connections: list[ServerConnection]) -> None:
+        """The new socket wins: the older ones get nothing more and are closed
+        ([INVENTED] code and reason), on a thread of their own so a slow client cannot
+        delay the new socket."""
+        with self._lock:
+            self._sessions = {s for s in self._sessions if s.connection not in connections}
+
+        def close_all() -> None:
+            for old in connections:
+                try:
+                    old.close(EVICTED_CLOSE_CODE, "replaced by a newer connection with the same access token")
+                except (ConnectionClosed, OSError):
+                    pass
+
+        threading.Thread(target=close_all, name="sandbox-feed-evict", daemon=True).start()
+
     def _unregister(self, connection: ServerConnection, token: str) -> None:
         with self._lock:
             entries = self._sockets.get(token, [])
@@ -422,12 +438,9 @@ class FeedServer:
     def _handle(self, connection: ServerConnection) -> None:
         query = parse_qs(urlsplit(connection.request.path).query)
         token = (query.get("ACCESS_TOKEN") or [""])[0]
-        for old in self._register(connection, token):
-            # The new socket wins; the oldest of the same token is closed ([INVENTED] code and reason).
-            try:
-                old.close(EVICTED_CLOSE_CODE, "replaced by a newer connection with the same access token")
-            except ConnectionClosed:
-                pass
+        doomed = self._register(connection, token)
+        if doomed:
+            self._evict(doomed)
         try:
             self._serve_socket(connection, token)
         finally:

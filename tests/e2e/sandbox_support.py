@@ -83,10 +83,11 @@ class FeedListener:
                 opcode, data = self.ws.recv_data(control_frame=True)
             except (websocket.WebSocketException, OSError):
                 return
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
+            if opcode == websocket.ABNF.OPCODE_CLOSE:  # the close reply is already sent
                 code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
                 with self.lock:
                     self.closed = (code, data[2:].decode("utf-8", "replace"))
+                self.ws.shutdown()  # and the connection closed, as real clients do
                 return
             with self.lock:
                 if opcode == websocket.ABNF.OPCODE_TEXT:
@@ -109,11 +110,14 @@ class FeedListener:
             {"exchangeType": exchange_type, "tokens": tokens}]}}))
 
     def close(self) -> None:
+        """Start the closing handshake; the reader thread takes the server's reply and ends."""
         try:
-            self.ws.close(timeout=1)
+            self.ws.send_close()
         except (websocket.WebSocketException, OSError):
             pass
         self._thread.join(2)
+        if self.ws.sock is not None:
+            self.ws.shutdown()
 
 
 def raw_call(server: SandboxServer, token: str, method: str, path: str, body: Any = None) -> Any:
