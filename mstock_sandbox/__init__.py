@@ -46,6 +46,11 @@ Levers (deterministic state changes; each is announced on the feed like a real o
     server.reject_orders("exchange", ordertag="x1", times=1)      # place succeeds, the
                                              #   book shows Rejected with an EXCH: reason
     server.expire_sessions()                 # every session ends, as at midnight
+
+Clock hooks for exact timing tests: every simulated delay (connection handshake, arrival
+jitter, latency) goes through ``server.dispatcher.sleep``, and the rate limiter reads
+``server.state.rate_limits.clock``; replace both with a fake clock to check which request
+was counted when, without waiting.
 """
 
 from __future__ import annotations

@@ -7,6 +7,32 @@ has enough cash to trade a little of everything.
 Every point mStock's documentation leaves open is a knob of :class:`SandboxConfig` whose
 default is what the plugin assumes today, so a test (or ``doctor --live``) can run the
 sandbox with exactly one assumption changed.
+
+Field -> command-line flag -> default::
+
+    quote_token_cap        --quote-cap N               500
+    quote_full             --quote-full LAYOUT         smartapi (no-depth, ohlc, refuse)
+    history_bar_limit      --history-bar-limit N       1000
+    history_over_limit     --history-over-limit        truncate (refuse)
+    hourly_labels          --hourly-labels             start (end)
+    index_spots            --index-set                 confirmed six (extended)
+    feed_framing           --feed-framing              header (bare, big-endian)
+    currency_divisor       --currency-divisor N        100
+    feed_epoch             --feed-epoch                ist (utc)
+    depth_side_flag        --depth-side-flag B=buy,S=sell  (1, 0)
+    depth_order            --depth-order               bids-first (asks-first)
+    order_frame_shape      --order-frames              current (legacy)
+    feed_max_sockets       --feed-max-sockets N        None = unlimited
+    feed_socket_policy     --feed-socket-policy        refuse (evict)
+    ordertag_echo          --no-ordertag-echo          True
+    partial_fill_status    --partial-fill-status TEXT  "" = keep the open status
+    rate_limit_shape       --rate-limit-shape          http-429 (http-200)
+    enforce_rate_limits    --no-rate-limits            True
+    strict_rate_limits     --strict-rate-limits        False (data second = 0.95 s)
+    arrival_jitter_ms      --arrival-jitter-ms MAX     0
+    idle_timeout           --idle-timeout S            None = never close idle connections
+    connect_latency_ms     --connect-latency-ms N      0
+    reject_rules           (Python only)               ()
 """
 
 from __future__ import annotations

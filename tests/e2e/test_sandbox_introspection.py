@@ -62,3 +62,11 @@ def test_prices_and_what_the_feed_sent(sandbox, sandbox_token):
         feed.close()
     sent = sandbox.feed.last_published("3045", 1)
     assert (sent.mode, sent.snapshot.ltp, sent.snapshot.close) == (2, price, sandbox.state.quote("3045").close)
+
+
+def test_expire_sessions_ends_every_session(sandbox, sandbox_client):
+    from broker.mstock.api.errors import SessionExpired
+
+    sandbox.expire_sessions()
+    with pytest.raises(SessionExpired):
+        sandbox_client.call("orders.list")

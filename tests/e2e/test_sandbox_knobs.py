@@ -141,6 +141,15 @@ def test_hourly_labels(labels, expected):
     assert hourly[-1][4] == minutes[-1][4]
 
 
+@pytest.mark.parametrize("labels, expected", [("start", ["10:15", "09:15"]), ("end", ["11:15", "10:15"])])
+def test_hourly_labels_of_todays_candles(labels, expected):
+    with running_sandbox(hourly_labels=labels, clock=fixed_clock, always_open=False) as server:
+        body = {"exchange": "1", "symboltoken": "3045", "interval": "ONE_HOUR"}
+        reply = raw_call(server, server.issue_session().access_token, "POST", "/instruments/intraday", body).json()
+    # 11:00 IST: one whole hour and the one in progress, newest first
+    assert [c[0] for c in reply["data"]["candles"]] == [f"2025-02-07 {hhmm}" for hhmm in expected]
+
+
 # ------------------------------------------------------------------ feed
 
 
