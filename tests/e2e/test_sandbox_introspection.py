@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.mstock.api.errors import OrderRejected
+from broker.mstock.errors import OrderRejected
 
 from .conftest import off_ltp, pin_price
 from .sandbox_support import FeedListener, order_body
@@ -65,7 +65,7 @@ def test_prices_and_what_the_feed_sent(sandbox, sandbox_token):
 
 
 def test_expire_sessions_ends_every_session(sandbox, sandbox_client):
-    from broker.mstock.api.errors import SessionExpired
+    from broker.mstock.errors import SessionExpired
 
     sandbox.expire_sessions()
     with pytest.raises(SessionExpired):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.mstock.api.errors import OrderRejected
+from broker.mstock.errors import OrderRejected
 
 from .conftest import make_client, off_ltp, pin_price
 from .sandbox_support import FeedListener, order_body, running_sandbox
