@@ -2,9 +2,9 @@
 
 It behaves like mStock as ``mstock-typeb-api.md`` describes it, quirks included (mixed
 envelope styles, list-wrapped place responses, leading spaces in modified order ids,
-ProblemDetails, RMS and exchange rejections, rate limits), so the client is proven
-against them. It is the demo's default broker and the real server of the end-to-end
-tests, which reach it over loopback::
+ProblemDetails, RMS and exchange rejections, rate limits, order and trade frames on the
+feed), so the client is proven against them. It is the demo's default broker and the
+real server of the end-to-end tests, which reach it over loopback::
 
     server = SandboxServer(SandboxConfig(port=0)).start()
     server.base_url      # "http://127.0.0.1:<port>"  -> MSTOCK_BASE_URL
@@ -15,22 +15,64 @@ tests, which reach it over loopback::
     server.stop()
 
 ``mstock-openalgo sandbox`` / ``python -m mstock_sandbox`` run it from the command line.
+
+Every point the documentation leaves open is a :class:`SandboxConfig` knob whose default
+is what the plugin assumes (quote cap and FULL layout, history bar limit and hourly
+labels, feed framing, currency divisor, epoch zone, depth flags, ordertag echo,
+rate-limit answer, index tokens, sockets per token...), so a test can run the sandbox
+with exactly one assumption changed.
+
+Read-only introspection (copies taken under the state lock; for ``verify`` and tests)::
+
+    server.state.orders()          # [OrderView]: id, master symbol, side, type, product,
+                                   #   quantity/filled/cancelled/pending, prices, status, text, tag
+    server.state.order(orderid)    # one OrderView, or None
+    server.state.trades()          # [TradeView]: every fill, oldest first
+    server.state.positions()       # [PositionView]: per (instrument, product)
+    server.state.holdings()        # [HoldingView]
+    server.state.funds()           # {"available", "used", "unrealised"}
+    server.state.ltp("3045", "NSE")    # last traded price (exchange: master name or feed type)
+    server.state.quote("3045", "NSE")  # a MarketSnapshot copy (OHLC, depth, circuits, times)
+    server.feed.last_published("3045", 1)  # SentTick: what the feed last sent for a token
+
+Levers (deterministic state changes; each is announced on the feed like a real one)::
+
+    server.state.market.set_ltp("3045", 801.5, "NSE")  # trade there: resting orders react
+    server.fill(orderid)                     # fill an open order at its limit (or the LTP)
+    server.fill(orderid, quantity=4)         # a partial fill
+    server.trigger(orderid)                  # trigger a stop order whatever the LTP
+    server.reject_orders("rms", symbol="SBIN-EQ", quantity=13)      # RMS: place answers
+                                             #   status "false" with the RMS comma list
+    server.reject_orders("exchange", ordertag="x1", times=1)      # place succeeds, the
+                                             #   book shows Rejected with an EXCH: reason
+    server.expire_sessions()                 # every session ends, as at midnight
+
+Clock hooks for exact timing tests: every simulated delay (connection handshake, arrival
+jitter, latency) goes through ``server.dispatcher.sleep``, and the rate limiter reads
+``server.state.rate_limits.clock``; replace both with a fake clock to check which request
+was counted when, without waiting.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
-from .config import SANDBOX_ACCOUNT, SandboxAccount, SandboxConfig
+from .config import SANDBOX_ACCOUNT, RejectRule, SandboxAccount, SandboxConfig, parse_depth_side_flag
 from .faults import FaultInjector
 from .log import SessionLog
-from .server import ENDPOINTS, Dispatcher, UpdateRelay, _HTTPServer, check_loopback
+from .orders import Trade
+from .server import ENDPOINTS, Dispatcher, PortInUse, UpdateRelay, _HTTPServer, check_loopback, is_port_in_use
 from .sessions import Session
 from .state import SandboxState
 
-__all__ = ["SANDBOX_ACCOUNT", "SandboxAccount", "SandboxConfig", "SandboxServer", "ROUTE_NAMES"]
+__all__ = [
+    "SANDBOX_ACCOUNT", "PortInUse", "RejectRule", "SandboxAccount", "SandboxConfig", "SandboxServer", "ROUTE_NAMES",
+    "parse_depth_side_flag",
+]
 
 ROUTE_NAMES: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
 
@@ -48,6 +90,7 @@ class SandboxServer:
         self.base_url: str | None = None
         self.ws_url: str | None = None
         self.feed: Any = None
+        self.dispatcher: Dispatcher | None = None
         self._http: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._relay: UpdateRelay | None = None
@@ -55,32 +98,60 @@ class SandboxServer:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> SandboxServer:
+        """Listen and serve. Raises :class:`PortInUse` (nothing left running) when a port is taken."""
         if self._http is not None:
             return self
         self.state = SandboxState(self.config)
-        dispatcher = Dispatcher(self.state, self.faults, self.log, self.config)
-        self._http = _HTTPServer((self.config.host, self.config.port), dispatcher)
+        dispatcher = self.dispatcher = Dispatcher(self.state, self.faults, self.log, self.config)
+        try:
+            self._http = _HTTPServer((self.config.host, self.config.port), dispatcher)
+        except OSError as exc:
+            if is_port_in_use(exc):
+                raise PortInUse(self.config.port, "HTTP") from None
+            raise
         host, port = self._http.server_address[:2]
         self.base_url = f"http://{self._host_for_url(host)}:{port}"
         self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="sandbox-http", daemon=True)
         self._thread.start()
         if self.config.start_feed and importlib.util.find_spec("mstock_sandbox.feed") is not None:
-            self._start_feed()
+            try:
+                self._start_feed()
+            except BaseException:
+                self.stop()
+                raise
         self.log.note(self.state.clock(), f"sandbox up at {self.base_url} ({len(self.state.book)} instruments)"
                       + (f", feed at {self.ws_url}" if self.ws_url else ""))
         return self
 
     def _start_feed(self) -> None:
-        from .feed import FeedServer
+        from .feed import EPOCHS, FeedServer, PacketFormat
 
         assert self.state is not None
-        self.feed = FeedServer(
-            self.state.market, host=self.config.host, port=self.config.feed_port,
-            check_credentials=self.state.check_feed_credentials, **self._feed_options,
-        ).start()
+        config = self.config
+        buy_flag, sell_flag = config.depth_side_flag
+        options: dict[str, Any] = {
+            "framing": config.feed_framing,
+            "packet_format": PacketFormat(
+                currency_divisor=config.currency_divisor, epoch=EPOCHS[config.feed_epoch],
+                bid_flag=buy_flag, ask_flag=sell_flag, asks_first=config.depth_order == "asks-first",
+            ),
+            "max_sockets": config.feed_max_sockets,
+            "socket_policy": config.feed_socket_policy,
+            **self._feed_options,
+        }
+        feed = FeedServer(
+            self.state.market, host=config.host, port=config.feed_port,
+            check_credentials=self.state.check_feed_credentials, **options,
+        )
+        try:
+            self.feed = feed.start()
+        except OSError as exc:
+            if is_port_in_use(exc):
+                raise PortInUse(config.feed_port, "feed") from None
+            raise
         self.ws_url = self.feed.url
-        self._relay = UpdateRelay(self.feed.broadcast_text)
+        self._relay = UpdateRelay(self.feed.broadcast_text, config.order_frame_shape)
         self.state.add_order_update_listener(self._relay)
 
     @staticmethod
@@ -129,6 +200,29 @@ class SandboxServer:
     def set_rate_limits(self, enabled: bool) -> None:
         self._running_state().rate_limits.enabled = enabled
 
+    def expire_sessions(self) -> None:
+        """End every session now, as the day's rollover at midnight does."""
+        self._running_state().sessions.expire()
+
+    def fill(self, orderid: str, quantity: int | None = None, price: float | None = None) -> Trade:
+        """Fill an open order (``quantity`` of it: a partial fill) at ``price`` (default: its
+        limit price, or the LTP for market-like orders); a waiting stop is triggered first."""
+        return self._running_state().oms.fill(orderid, quantity, price)
+
+    def trigger(self, orderid: str) -> None:
+        """Trigger a stop order now; it then fills (stop-market) or rests/fills at its limit."""
+        self._running_state().oms.trigger(orderid)
+
+    def reject_orders(self, stage: str = "rms", **match: Any) -> RejectRule:
+        """Reject the next matching orders at the RMS or the exchange (see :class:`RejectRule`).
+
+        ``match``: ``symbol`` (master name), ``token``, ``side``, ``quantity``, ``price``,
+        ``ordertag``; plus ``reason``, ``code`` (RMS) and ``times``. Rules last until :meth:`reset`.
+        """
+        rule = RejectRule(stage=stage, **match)
+        self._running_state().oms.add_reject_rule(rule)
+        return rule
+
     def session_log(self) -> list[str]:
         return self.log.lines()
 
@@ -136,8 +230,13 @@ class SandboxServer:
     def account(self) -> SandboxAccount:
         return self.config.account
 
-    def env(self) -> dict[str, str]:
-        """The ``.env`` values that point the plugin at this sandbox and its account."""
+    def env(self, data_dir: Path | str | None = None) -> dict[str, str]:
+        """The ``.env`` values that point the plugin at this sandbox and its account.
+
+        With ``data_dir`` (created, mode 0700), also ``DATABASE_URL`` and
+        ``MSTOCK_SESSION_FILE`` inside it, so the sandbox's symbol table and session never
+        replace a live account's.
+        """
         account = self.config.account
         values = {
             "MSTOCK_BASE_URL": self.base_url or "",
@@ -148,4 +247,11 @@ class SandboxServer:
         }
         if self.ws_url:
             values["MSTOCK_WS_URL"] = self.ws_url
+        if data_dir is not None:
+            folder = Path(data_dir).expanduser().resolve()
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if hasattr(os, "chmod") and os.name != "nt":
+                os.chmod(folder, 0o700)  # also when it existed: it will hold a session token
+            values["DATABASE_URL"] = f"sqlite:///{(folder / 'symbols.db').as_posix()}"
+            values["MSTOCK_SESSION_FILE"] = str(folder / "session.json")
         return values

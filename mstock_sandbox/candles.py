@@ -4,7 +4,9 @@ Historical: completed sessions only (never today), ascending, at most ``limit`` 
 call; a longer range is truncated to its first (oldest) ``limit`` bars and the reply's
 message says so. Timestamps are ``YYYY-MM-DD HH:MM`` for intraday intervals and
 ``YYYY-MM-DDT00:00:00+05`` for ONE_DAY -- both formats of spec 8.2's [CONFLICT], so
-clients are proven against each. Bars are labelled with their start time.
+clients are proven against each. Bars are labelled with their start time, except
+ONE_HOUR bars when ``SandboxConfig.hourly_labels`` is "end": those carry the time their
+bucket ends (10:15 ... 15:15, and 15:30 for the last, 15-minute bar).
 
 Intraday: today's bars up to the current minute, newest first, ``YYYY-MM-DD HH:MM``.
 """
@@ -74,6 +76,13 @@ def _buckets(bars: list[Bar], minutes: int) -> list[tuple[int, Bar]]:
     return [(start, aggregate(bars[start : start + minutes])) for start in range(0, len(bars), minutes)]
 
 
+def _label(day: date, first: int, minutes: int, labels: str) -> datetime:
+    """A bucket's timestamp: its first minute, or (hourly bars with ``labels="end"``) its end."""
+    if labels == "end" and minutes == 60:
+        return minute_start(day, min(first + minutes, SESSION_MINUTES))
+    return minute_start(day, first)
+
+
 @dataclass
 class HistoryResult:
     candles: list[Candle]
@@ -89,6 +98,7 @@ def historical(
     end: datetime,
     today: date,
     limit: int,
+    hourly_labels: str = "start",
 ) -> HistoryResult:
     if start > end:
         raise bad_input("From date should not be later than to date.")  # [INVENTED]
@@ -101,16 +111,19 @@ def historical(
             candles.append([f"{day.isoformat()}T00:00:00+05", o, h, low, c, v])
         else:
             for first, bar in _buckets(model.day_bars(params, day), interval):
-                stamp = minute_start(day, first)
-                if start <= stamp <= end:
+                begins = minute_start(day, first)
+                if start <= begins <= end:
                     o, h, low, c, v = _round(inst, bar)
-                    candles.append([stamp.strftime("%Y-%m-%d %H:%M"), o, h, low, c, v])
+                    label = _label(day, first, interval, hourly_labels)
+                    candles.append([label.strftime("%Y-%m-%d %H:%M"), o, h, low, c, v])
         if len(candles) > limit:
             return HistoryResult(candles[:limit], True)
     return HistoryResult(candles, False)
 
 
-def intraday(model: PriceModel, inst: Instrument, *, interval: int, day: date, minutes: int) -> list[Candle]:
+def intraday(
+    model: PriceModel, inst: Instrument, *, interval: int, day: date, minutes: int, hourly_labels: str = "start"
+) -> list[Candle]:
     """Today's candles so far, newest first (spec 8.3)."""
     if minutes <= 0:
         return []
@@ -118,6 +131,6 @@ def intraday(model: PriceModel, inst: Instrument, *, interval: int, day: date, m
     out: list[Candle] = []
     for first, bar in _buckets(bars, min(interval, SESSION_MINUTES)):
         o, h, low, c, v = _round(inst, bar)
-        out.append([minute_start(day, first).strftime("%Y-%m-%d %H:%M"), o, h, low, c, v])
+        out.append([_label(day, first, interval, hourly_labels).strftime("%Y-%m-%d %H:%M"), o, h, low, c, v])
     out.reverse()
     return out

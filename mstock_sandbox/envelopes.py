@@ -135,9 +135,14 @@ def bad_input(message: str, code: str = "IA400") -> ApiError:
     return ApiError(fail_str(message, code, status=400))
 
 
-def rate_limited(category: str) -> Reply:
-    # [INVENTED] shape suggested by spec 2.1: no source shows mStock's real answer.
-    return fail_str("Rate limit exceeded", "IA429", status=429, outcome=f"IA429 {category} rate limit")
+def rate_limited(category: str, shape: str = "http-429") -> Reply:
+    """[INVENTED] shape suggested by spec 2.1: no source shows mStock's real answer.
+
+    ``shape`` "http-429" answers HTTP 429; "http-200" the same body with HTTP 200 (a
+    gateway that reports every refusal in the envelope).
+    """
+    status = 200 if shape == "http-200" else 429
+    return fail_str("Rate limit exceeded", "IA429", status=status, outcome=f"IA429 {category} rate limit (HTTP {status})")
 
 
 def not_found() -> Reply:

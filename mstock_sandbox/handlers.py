@@ -121,7 +121,7 @@ def cancel_all(call: Call) -> Reply:
 def order_book(call: Call) -> Reply:
     with call.state.lock:
         orders = sorted(call.state.oms.orders.values(), key=lambda o: (o.updated, o.orderid), reverse=True)
-        rows = [order_book_row(o) for o in orders]
+        rows = [order_book_row(o, ordertag=call.state.config.ordertag_echo) for o in orders]
     return ok_str(rows or None, outcome=f"{len(rows)} orders")
 
 
@@ -235,11 +235,16 @@ def historical_candles(call: Call) -> Reply:
         end=parse_when(as_text(body, "todate"), end_of_day=True),
         today=state.clock().date(),
         limit=state.config.history_bar_limit,
+        hourly_labels=state.config.hourly_labels,
     )
     message = "success"
     outcome = f"{inst.name} {as_text(body, 'interval')} {len(result.candles)} candles"
+    limit = state.config.history_bar_limit
+    if result.truncated and state.config.history_over_limit == "refuse":
+        # [INVENTED]: the real answer beyond the limit is unknown (spec 8.2).
+        raise bad_input(f"Maximum {limit} candles are allowed per request. Please reduce the date range.")
     if result.truncated:
-        message = f"success: only the first {state.config.history_bar_limit} candles of the range are returned"
+        message = f"success: only the first {limit} candles of the range are returned"
         outcome += " (TRUNCATED)"
     return ok_str({"candles": result.candles}, message, outcome=outcome)
 
@@ -258,6 +263,7 @@ def intraday_candles(call: Call) -> Reply:
         interval=parse_interval(as_text(body, "interval")),
         day=now.date(),
         minutes=minutes_elapsed(now, always_open=state.config.always_open),
+        hourly_labels=state.config.hourly_labels,
     )
     return ok_bool({"candles": candles}, outcome=f"{inst.name} {len(candles)} candles today")
 

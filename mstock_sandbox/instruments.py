@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 
+from .config import CONFIRMED_INDEX_SPOTS
+
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTH_NUMBER = {m.upper(): i for i, m in enumerate(MONTHS, start=1)}
 
@@ -27,15 +29,9 @@ EQUITY_SERIES = frozenset({"EQ", "BE", "BZ", "BL", "BT", "SM", "ST", "GB", "GS",
 # established (spec 8.4), so they are also recognised by name.
 BSE_INDEX_NAMES = frozenset({"SENSEX", "BANKEX", "SENSEX50", "BSE100", "BSE200", "BSE500"})
 
-# NSE index spots (spec 8.5 Annexure): token -> (underlying name, display name).
-NSE_INDEX_SPOTS: dict[str, tuple[str, str]] = {
-    "26000": ("NIFTY", "NIFTY 50"),
-    "26009": ("BANKNIFTY", "NIFTY BANK"),
-    "26037": ("FINNIFTY", "NIFTY FIN SERVICE"),
-    "26074": ("MIDCPNIFTY", "NIFTY MID SELECT"),
-    "26013": ("NIFTYNXT50", "NIFTY NEXT 50"),
-    "26017": ("INDIAVIX", "INDIA VIX"),
-}
+# NSE index spots (spec 8.5 Annexure): token -> (underlying name, display name). The
+# sandbox serves ``SandboxConfig.index_spots``; this is the confirmed default.
+NSE_INDEX_SPOTS: Mapping[str, tuple[str, str]] = CONFIRMED_INDEX_SPOTS
 
 # Holdings show company names and ISINs (spec 5.3); public reference data for anchors.
 COMPANIES: dict[str, tuple[str, str]] = {
@@ -220,17 +216,19 @@ def _instrument_from_row(row: Mapping[str, str]) -> Instrument:
     )
 
 
-def _index_spots() -> dict[str, Instrument]:
+def _index_spots(spots: Mapping[str, tuple[str, str]]) -> dict[str, Instrument]:
     return {
         token: Instrument(token, "NSE", display, underlying, "INDEX", None, None, 1, 0.05)
-        for token, (underlying, display) in NSE_INDEX_SPOTS.items()
+        for token, (underlying, display) in spots.items()
     }
 
 
 class InstrumentBook:
     """Lookups over the master rows; :class:`Instrument` objects are built on demand."""
 
-    def __init__(self, rows: Iterable[Mapping[str, str]]) -> None:
+    def __init__(
+        self, rows: Iterable[Mapping[str, str]], *, index_spots: Mapping[str, tuple[str, str]] = NSE_INDEX_SPOTS
+    ) -> None:
         self._rows: dict[tuple[str, str], Mapping[str, str]] = {}
         self._by_token: dict[str, list[str]] = {}
         self._equity_by_symbol: dict[tuple[str, str], tuple[str, str]] = {}
@@ -255,7 +253,7 @@ class InstrumentBook:
                 # Several series may exist for one symbol; the -EQ row is the underlying.
                 if key not in self._equity_by_symbol or name.endswith("-EQ"):
                     self._equity_by_symbol[key] = (seg, token)
-        self._spots = _index_spots()
+        self._spots = _index_spots(index_spots)
         self._cache: dict[tuple[str, str], Instrument] = {}
         self._lock = threading.Lock()
 

@@ -1,15 +1,22 @@
 """The order-management system: place, modify, cancel, match, and the RMS in front of it.
 
-Lifecycle (spec 4.3, 4.8): checks -> order number allocated -> RMS (lot size, delivery
-cover, funds; an RMS rejection answers HTTP 200 ``status:"false"`` and the order shows
-as Rejected) -> exchange (tick and price band; a rejection there is only visible in the
-book) -> open ("Pending", stop orders "Trigger Pending") -> "Traded" / "Cancelled".
-Market orders fill at the LTP; limit orders fill when marketable (at the LTP when placed,
-at their limit when the market comes to them); stops trigger when the LTP crosses the
-trigger and then behave as market or limit orders ("O-Pending" while resting). Modified
-open orders show "O-Modified"; cancel-all leaves "O-Cancelled".
+Lifecycle (spec 4.3, 4.8): checks -> order number allocated -> RMS (reject rules, lot
+size, delivery cover, funds; an RMS rejection answers HTTP 200 ``status:"false"`` and the
+order shows as Rejected) -> exchange (reject rules, tick and price band; a rejection there
+is only visible in the book) -> open ("Pending", stop orders "Trigger Pending") ->
+"Traded" / "Cancelled". Market orders fill at the LTP; limit orders fill when marketable
+(at the LTP when placed, at their limit when the market comes to them); stops trigger
+when the LTP crosses the trigger and then behave as market or limit orders ("O-Pending"
+while resting). Modified open orders show "O-Modified"; cancel-all leaves "O-Cancelled".
 
-Fills are whole (no partial fills). Every method runs under the shared state lock.
+Price moves fill whole orders. Tests drive partial fills and triggers deterministically
+with :meth:`OrderManager.fill` and :meth:`OrderManager.trigger`, and rejections with
+:class:`~.config.RejectRule`.
+
+Every state change is announced to the listeners, one call per change, in order:
+("order", order, None) after each status change (open, triggered, partly or fully
+filled, modified, cancelled, rejected) and ("trade", order, trade) after each fill's
+order announcement. Every method runs under the shared state lock.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .clock import Clock
+from .config import RejectRule
 from .envelopes import ApiError, bad_input, fail_error_type, fail_str
 from .instruments import Instrument, InstrumentBook
 from .market import Market, MarketSnapshot
@@ -34,6 +42,8 @@ from .orders import (
     ORDER_EXCHANGES,
     INVALID_PRODUCT,
     PRODUCTS,
+    RULE_EXCHANGE_REASON,
+    RULE_RMS_REASON,
     IdSource,
     Order,
     Trade,
@@ -66,6 +76,8 @@ class OrderManager:
         client_code: str,
         clock: Clock,
         lock: threading.RLock,
+        partial_fill_status: str = "",
+        reject_rules: tuple[RejectRule, ...] = (),
     ) -> None:
         self.book = book
         self.market = market
@@ -73,10 +85,13 @@ class OrderManager:
         self.client_code = client_code
         self._clock = clock
         self._lock = lock
+        self.partial_fill_status = partial_fill_status
         self.ids = IdSource()
         self.orders: dict[str, Order] = {}
         self.trades: list[Trade] = []
         self._listeners: list[OrderListener] = []
+        self._configured_rules = tuple(reject_rules)
+        self._rules: list[list] = [[rule, rule.times] for rule in self._configured_rules]  # [rule, remaining]
         market.add_listener(self._on_price)
 
     def add_listener(self, listener: OrderListener) -> None:
@@ -133,8 +148,6 @@ class OrderManager:
             self._rms_check(order)
             if self._exchange_check(order):
                 self._open(order)
-            if order.status != "Traded":  # a fill has already announced itself
-                self._notify("order", order)
             return order
 
     def _instrument(self, exchange: str, token: str, tradingsymbol: str) -> Instrument:
@@ -157,9 +170,44 @@ class OrderManager:
         self._notify("order", order)
         raise ApiError(fail_str(message, code, outcome=f"{code} RMS rejected {order.orderid}"))
 
+    # ------------------------------------------------------------------ reject rules
+
+    def add_reject_rule(self, rule: RejectRule) -> None:
+        """Reject matching orders from now on (until :meth:`reset`)."""
+        with self._lock:
+            self._rules.append([rule, rule.times])
+
+    def _rule_for(self, order: Order, stage: str) -> RejectRule | None:
+        for entry in self._rules:
+            rule, remaining = entry
+            if rule.stage != stage or remaining == 0 or not self._matches(rule, order):
+                continue
+            if remaining is not None:
+                entry[1] = remaining - 1
+            return rule
+        return None
+
+    @staticmethod
+    def _matches(rule: RejectRule, order: Order) -> bool:
+        checks = (
+            (rule.symbol, order.inst.name),
+            (rule.token, order.inst.token),
+            (None if rule.side is None else rule.side.upper(), order.side),
+            (rule.quantity, order.quantity),
+            (rule.ordertag, order.ordertag),
+        )
+        if any(want is not None and want != got for want, got in checks):
+            return False
+        return rule.price is None or abs(rule.price - order.price) < 1e-9
+
+    # ------------------------------------------------------------------ RMS and exchange
+
     def _rms_check(self, order: Order) -> None:
         inst = order.inst
         ref = self._reference_price(order)
+        rule = self._rule_for(order, "rms")
+        if rule is not None:
+            self._rms_reject(order, rule.reason or RULE_RMS_REASON, rule.code, ref)
         if order.quantity % inst.lotsize:
             self._rms_reject(order, f"QUANTITY SHOULD BE MULTIPLE OF LOT SIZE {inst.lotsize}", CODE_LOT_SIZE, ref)
         if order.product == "DELIVERY" and order.side == "SELL" and not inst.is_derivative:
@@ -200,29 +248,32 @@ class OrderManager:
         """Exchange-level rejection: success to the caller, "Rejected" in the book (spec 4.3)."""
         order.exchange_orderid = self.ids.exchange_order_id(order.inst)
         order.exchange_time = order.updated
-        problem = self._exchange_problem(order, order.price, order.trigger)
+        rule = self._rule_for(order, "exchange")
+        problem = (rule.reason or RULE_EXCHANGE_REASON) if rule is not None else None
+        problem = problem or self._exchange_problem(order, order.price, order.trigger)
         if problem:
             order.status, order.text = "Rejected", problem
+            self._notify("order", order)
             return False
         return True
 
     def _open(self, order: Order) -> None:
         order.status = "Trigger Pending" if order.is_stop else "Pending"
         order.text = "CONFIRMED"
+        self._notify("order", order)
         self._match(order, self.market.snapshot_of(order.inst), immediate=True)
         if order.is_open and order.duration == "IOC":
             order.cancelled = order.pending_qty
             order.status, order.text = "Cancelled", "IOC order cancelled: not matched immediately"  # [INVENTED]
+            order.updated = self._clock()
+            self._notify("order", order)
 
     # ------------------------------------------------------------------ matching
 
     def _on_price(self, inst: Instrument, snap: MarketSnapshot) -> None:
         for order in list(self.orders.values()):
             if order.is_open and order.inst == inst:
-                before = order.status
                 self._match(order, snap, immediate=False)
-                if order.status != before and order.status != "Traded":
-                    self._notify("order", order)
 
     def _match(self, order: Order, snap: MarketSnapshot, *, immediate: bool) -> None:
         ltp = snap.ltp
@@ -230,9 +281,7 @@ class OrderManager:
             crossed = ltp >= order.trigger if order.side == "BUY" else ltp <= order.trigger
             if not crossed:
                 return
-            order.triggered = True
-            order.status = "O-Pending"
-            order.updated = self._clock()
+            self._trigger(order)
             immediate = True
         if order.acts_as_market:
             self._fill(order, ltp)
@@ -241,18 +290,67 @@ class OrderManager:
         if marketable:
             self._fill(order, ltp if immediate else order.price)
 
-    def _fill(self, order: Order, price: float) -> None:
+    def _trigger(self, order: Order) -> None:
+        order.triggered = True
+        order.status = "O-Pending"
+        order.updated = self._clock()
+        self._notify("order", order)
+
+    def _fill(self, order: Order, price: float, quantity: int | None = None) -> Trade:
         now = self._clock()
-        quantity = order.pending_qty
+        quantity = order.pending_qty if quantity is None else min(quantity, order.pending_qty)
         trade = Trade(self.ids.trade_no(), order, quantity, price, now)
         self.trades.append(trade)
         order.avg_price = (order.avg_price * order.filled + price * quantity) / (order.filled + quantity)
         order.filled += quantity
-        order.status, order.text = "Traded", ""
+        if order.pending_qty == 0:
+            order.status, order.text = "Traded", ""
+        elif self.partial_fill_status:
+            order.status = self.partial_fill_status
         order.fill_id, order.fill_time, order.updated = trade.trade_no, now, now
         self.portfolio.apply_fill(order.inst, order.product, order.side, quantity, price)
         self._notify("order", order)
         self._notify("trade", order, trade)
+        return trade
+
+    # ------------------------------------------------------------------ test levers
+
+    def fill(self, orderid: str, quantity: int | None = None, price: float | None = None) -> Trade:
+        """Fill an open order now, wholly or ``quantity`` of it, at ``price``.
+
+        ``price`` defaults to the order's limit price (market and stop-market orders: the
+        LTP). A stop order waiting for its trigger is triggered first. The market itself
+        does not move.
+        """
+        with self._lock:
+            order = self.orders.get(str(orderid).strip())
+            if order is None or not order.is_open:
+                state = "unknown" if order is None else f"not open ({order.status})"
+                raise ValueError(f"order {orderid} is {state}")
+            if quantity is not None and not 0 < int(quantity) <= order.pending_qty:
+                raise ValueError(f"fill quantity must be 1..{order.pending_qty} for order {orderid}")
+            if order.status == "Trigger Pending":
+                self._trigger(order)
+            if price is None:
+                price = self.market.ltp(order.inst) if order.acts_as_market else order.price
+            return self._fill(order, float(price), None if quantity is None else int(quantity))
+
+    def trigger(self, orderid: str) -> Order:
+        """Trigger a stop order now, whatever the LTP: it then rests or fills like its type at the LTP."""
+        with self._lock:
+            order = self.orders.get(str(orderid).strip())
+            if order is None or order.status != "Trigger Pending":
+                state = "unknown" if order is None else order.status
+                raise ValueError(f"order {orderid} is not waiting for a trigger ({state})")
+            self._trigger(order)
+            snap = self.market.snapshot_of(order.inst)
+            if order.acts_as_market:
+                self._fill(order, snap.ltp)
+            else:
+                marketable = snap.ltp <= order.price if order.side == "BUY" else snap.ltp >= order.price
+                if marketable:
+                    self._fill(order, snap.ltp)
+            return order
 
     # ------------------------------------------------------------------ modify / cancel
 
@@ -274,6 +372,8 @@ class OrderManager:
             if token and token != order.inst.token:
                 raise bad_input(f"Order {order.orderid} is not for token {token}.")  # [INVENTED]
             quantity = as_int(as_text(body, "quantity"), "quantity") if as_text(body, "quantity") else order.quantity
+            if quantity <= order.filled:
+                raise bad_input(f"Quantity should be more than the traded quantity {order.filled}.")  # [INVENTED]
             price = as_price(as_text(body, "price"), "price") if "price" in body else order.price
             trigger = as_price(as_text(body, "triggerprice"), "trigger price") if "triggerprice" in body else order.trigger
             check_prices(ordertype, order.side, price, trigger)
@@ -298,9 +398,8 @@ class OrderManager:
             else:
                 order.status = "O-Modified"
             order.text = "CONFIRMED"
+            self._notify("order", order)
             self._match(order, self.market.snapshot_of(order.inst), immediate=True)
-            if order.is_open:
-                self._notify("order", order)
             return order
 
     def cancel(self, orderid: str, body: Any) -> Order:
@@ -395,3 +494,4 @@ class OrderManager:
             self.orders.clear()
             self.trades.clear()
             self.ids.reset()
+            self._rules = [[rule, rule.times] for rule in self._configured_rules]

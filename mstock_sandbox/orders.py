@@ -28,7 +28,10 @@ ORDER_EXCHANGES = frozenset({"NSE", "BSE", "NFO", "BFO", "MCX"})
 # that as well as the "STOPLOSS_MARKET" it sent).
 BOOK_ORDER_TYPE = {"MARKET": "MARKET", "LIMIT": "LIMIT", "STOPLOSS_LIMIT": "SL", "STOPLOSS_MARKET": "SL-M"}
 
-OPEN_STATUSES = frozenset({"Pending", "O-Pending", "O-Modified", "Trigger Pending"})
+# Working orders show "Pending", "O-Pending", "O-Modified" or "Trigger Pending" (or a
+# configured partial-fill status, SandboxConfig.partial_fill_status); "Transit" is an
+# order not yet past RMS and exchange; these are final:
+FINAL_STATUSES = frozenset({"Traded", "Rejected", "Cancelled", "O-Cancelled"})
 
 # [INVENTED] codes for rejections no source shows (the RS- prefix marks RMS/OMS answers).
 CODE_BAD_INSTRUMENT = "RS-0016"
@@ -42,6 +45,9 @@ INVALID_PRODUCT = "Invalid product. valid product types allowed are DELIVERY, IN
 ORDER_CLOSED = "Order is Cancelled.Kindly refresh your OrderBook"
 EXCH_PRICE_BAND = "EXCH:16284:The order price is out of the days price range."
 EXCH_TICK = "EXCH:16283:The order price is not multiple of the tick size."  # [INVENTED] code/text
+# Defaults of RejectRule (mstock_sandbox.config) when a rule names no reason: [INVENTED].
+RULE_RMS_REASON = "SECURITY IS NOT ALLOWED FOR TRADING"
+RULE_EXCHANGE_REASON = "EXCH:16388:Security is not allowed to trade in this market."
 
 
 @dataclass
@@ -73,7 +79,7 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
+        return self.status not in FINAL_STATUSES and self.status != "Transit"
 
     @property
     def is_stop(self) -> bool:

@@ -6,11 +6,15 @@ to ``unfetched`` with ``{exchange, symbolToken, message, errorCode}`` (the value
 [INVENTED]). At most ``quote_token_cap`` tokens per call (a sandbox choice; spec 8.1 says
 the real cap is [UNKNOWN]).
 
-FULL mode's layout is [UNKNOWN] in the sources; the sandbox answers [INFERRED] the
-SmartAPI-like shape the Node SDK hints at: OHLC plus ``lastTradeQty``, ``exchFeedTime``,
-``exchTradeTime``, ``netChange``, ``percentChange``, ``avgPrice``, ``tradeVolume``,
-``opnInterest``, ``lowerCircuit``, ``upperCircuit``, ``totBuyQuan``, ``totSellQuan``,
-``52WeekLow``, ``52WeekHigh`` and ``depth: {buy: [{price, quantity, orders}] x5, sell: ...}``.
+FULL mode's layout is [UNKNOWN] in the sources; by default the sandbox answers
+[INFERRED] the SmartAPI-like shape the Node SDK hints at (``quote_full="smartapi"``): OHLC
+plus ``lastTradeQty``, ``exchFeedTime``, ``exchTradeTime``, ``netChange``,
+``percentChange``, ``avgPrice``, ``tradeVolume``, ``opnInterest``, ``lowerCircuit``,
+``upperCircuit``, ``totBuyQuan``, ``totSellQuan``, ``52WeekLow``, ``52WeekHigh`` and
+``depth: {buy: [{price, quantity, orders}] x5, sell: ...}``. The other layouts of
+``SandboxConfig.quote_full``: "no-depth" (the same without ``depth``), "ohlc" (FULL
+accepted, answered like OHLC) and "refuse" (FULL refused like an unknown mode, HTTP 400
+IA400, [INVENTED] text).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ def _feed_time(moment: datetime) -> str:
     return f"{moment.day:02d}-{MONTHS[moment.month - 1]}-{moment.year} {moment:%H:%M:%S}"
 
 
-def quote_row(inst: Instrument, snap: MarketSnapshot, mode: str) -> dict[str, Any]:
+def quote_row(inst: Instrument, snap: MarketSnapshot, mode: str, full_layout: str = "smartapi") -> dict[str, Any]:
     digits = inst.decimals()
     row: dict[str, Any] = {
         "exchange": inst.exch_seg,
@@ -46,7 +50,7 @@ def quote_row(inst: Instrument, snap: MarketSnapshot, mode: str) -> dict[str, An
         low=round(snap.low, digits),
         close=round(snap.close, digits),  # the previous session's close (spec 8.1)
     )
-    if mode == "OHLC":
+    if mode == "OHLC" or full_layout == "ohlc":
         return row
     change = snap.ltp - snap.close
     row.update({
@@ -64,11 +68,12 @@ def quote_row(inst: Instrument, snap: MarketSnapshot, mode: str) -> dict[str, An
         "totSellQuan": int(snap.total_sell_qty),
         "52WeekLow": round(snap.low_52w, digits),
         "52WeekHigh": round(snap.high_52w, digits),
-        "depth": {
+    })
+    if full_layout != "no-depth":
+        row["depth"] = {
             "buy": [{"price": p, "quantity": q, "orders": n} for p, q, n in snap.bids],
             "sell": [{"price": p, "quantity": q, "orders": n} for p, q, n in snap.asks],
-        },
-    })
+        }
     return row
 
 
@@ -76,8 +81,11 @@ def quote(state: SandboxState, body: Any) -> Reply:
     if not isinstance(body, dict) or not isinstance(body.get("exchangeTokens"), dict):
         raise ApiError(problem_details({"exchangeTokens": ["The exchangeTokens field is required."]}))
     mode = str(body.get("mode") or "").strip().upper()
-    if mode not in MODES:
-        raise bad_input(f"Invalid mode {body.get('mode')}. Valid modes are LTP, OHLC and FULL.")  # [INVENTED]
+    layout = state.config.quote_full
+    modes = MODES if layout != "refuse" else tuple(m for m in MODES if m != "FULL")
+    if mode not in modes:
+        valid = ", ".join(modes[:-1]) + " and " + modes[-1]
+        raise bad_input(f"Invalid mode {body.get('mode')}. Valid modes are {valid}.")  # [INVENTED]
     requested: list[tuple[str, str]] = []
     for exchange, tokens in body["exchangeTokens"].items():
         if not isinstance(tokens, list):
@@ -96,6 +104,6 @@ def quote(state: SandboxState, body: Any) -> Reply:
                     "message": "Invalid symbol token", "errorCode": "IA404",
                 })
                 continue
-            fetched.append(quote_row(inst, state.market.snapshot_of(inst), mode))
+            fetched.append(quote_row(inst, state.market.snapshot_of(inst), mode, layout))
     outcome = f"{mode} {len(fetched)} fetched, {len(unfetched)} unfetched"
     return ok_str({"fetched": fetched, "unfetched": unfetched}, outcome=outcome)

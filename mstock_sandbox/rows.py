@@ -38,11 +38,13 @@ def _expiry(inst: Instrument, trade_day: datetime, style: str) -> str:
     return fmt_day(trade_day.date(), style) if style == "ymd" else ""
 
 
-def order_book_row(order: Order) -> dict[str, Any]:
+def order_book_row(order: Order, *, ordertag: bool = True) -> dict[str, Any]:
+    """A row of ``GET /orders`` (spec 4.7); ``ordertag=False`` leaves the tag out, as a
+    server that does not echo it would (``SandboxConfig.ordertag_echo``)."""
     inst = order.inst
     limit_priced = order.ordertype in ("LIMIT", "STOPLOSS_LIMIT")
     at_exchange = order.exchange_time is not None
-    return {
+    row = {
         "variety": None,  # always null in the book (spec 4.1)
         "ordertype": BOOK_ORDER_TYPE[order.ordertype],
         "producttype": order.product,
@@ -83,10 +85,27 @@ def order_book_row(order: Order) -> dict[str, Any]:
         "uniqueorderid": "",
         "exchangeorderid": order.exchange_orderid,
     }
+    if not ordertag:
+        del row["ordertag"]
+    return row
+
+
+def fill_row(order: Order, trade: Trade, *, ordertag: bool = True) -> dict[str, Any]:
+    """A trade update's ``orderData`` (spec 11.4): the order's book row plus this fill's
+    ``fillid``, ``filltime``, ``fillsize`` and ``fillprice`` (strings, like the row)."""
+    row = order_book_row(order, ordertag=ordertag)
+    row.update(
+        fillid=trade.trade_no,
+        filltime=fmt_book_time(trade.time),
+        fillsize=str(trade.quantity),
+        fillprice=fmt_number(trade.price),
+    )
+    return row
 
 
 def order_details_row(order: Order) -> dict[str, Any]:
-    """``order/details`` (spec 4.9): the book row with numeric prices and a 12-hour time."""
+    """``order/details`` (spec 4.9): the book row with numeric prices and a 12-hour time;
+    it always carries ``ordertag``."""
     row = order_book_row(order)
     row.update(
         price=round(order.price, 2),

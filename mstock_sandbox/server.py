@@ -6,14 +6,28 @@ checklist of spec 13 gives: route -> armed faults -> ``X-Mirae-Version`` -> ``X-
 -> bearer token -> rate limit -> handler. Paths match case-insensitively (ASP.NET Core
 routing, spec 1.1 [INFERRED]); quote, historical, trades and order details accept
 GET-with-body as well as POST (spec 1.3).
+
+Network realism (all off by default, see :class:`~.config.SandboxConfig`):
+
+* ``connect_latency_ms``: the first request of each new TCP connection waits that long
+  (a real TCP + TLS handshake); requests on a reused connection do not;
+* ``arrival_jitter_ms``: each request waits a random 0..N ms before the server counts it
+  (the network between a client's send and the server's arrival);
+* rate limits count the moment of arrival, before any simulated processing latency
+  (``base_latency``, the ``latency`` fault);
+* ``idle_timeout``: an idle keep-alive connection is closed after that many seconds, and
+  every response says so in ``Keep-Alive: timeout=N``.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import queue
+import random
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -113,6 +127,18 @@ class Dispatcher:
         self.faults = faults
         self.log = log
         self.config = config
+        self._jitter = random.Random(f"{config.market_seed}:jitter")
+        self._jitter_lock = threading.Lock()
+        # Every simulated delay (handshake, jitter, latency) goes through here, so a test
+        # can record the delays, or advance a fake clock instead of waiting.
+        self.sleep: Callable[[float], None] = time.sleep
+
+    def arrival_delay(self) -> float:
+        """Seconds this request spends on the simulated network before it arrives."""
+        if self.config.arrival_jitter_ms <= 0:
+            return 0.0
+        with self._jitter_lock:
+            return self._jitter.uniform(0.0, self.config.arrival_jitter_ms) / 1000.0
 
     def find(self, method: str, path: str) -> tuple[Endpoint | None, dict[str, str], bool]:
         """(endpoint, path params, path_known). ``path_known`` without endpoint means wrong method."""
@@ -129,17 +155,23 @@ class Dispatcher:
                 return endpoint, params, True
         return None, {}, known
 
-    def handle(self, endpoint: Endpoint, method: str, params: dict[str, str], headers: Any, raw: bytes) -> Reply:
+    def handle(
+        self, endpoint: Endpoint, method: str, params: dict[str, str], headers: Any, raw: bytes,
+        arrived: float | None = None,
+    ) -> Reply:
+        """Answer one request; ``arrived`` is its arrival on the rate limiter's clock (default: now)."""
         faults = self.faults.take(endpoint.name)
         kinds = {f.kind: f for f in faults}
         delay = self.config.base_latency
         if "latency" in kinds:
             delay += float(kinds["latency"].params.get("seconds", 0.5))
-        if delay > 0:
-            time.sleep(delay)
         try:
-            session = self._authorise(endpoint, headers, kinds)
-            self._limit(endpoint, headers, kinds)
+            try:
+                session = self._authorise(endpoint, headers, kinds)
+                self._limit(endpoint, headers, kinds, arrived)
+            finally:
+                if delay > 0:  # processing time: after the arrival was counted
+                    self.sleep(delay)
             early = self._fault_reply(kinds, executed=False)
             if early is not None:
                 return early
@@ -174,12 +206,13 @@ class Dispatcher:
             raise ApiError(token_error(endpoint.name))
         return session
 
-    def _limit(self, endpoint: Endpoint, headers: Any, kinds: dict[str, Fault]) -> None:
+    def _limit(self, endpoint: Endpoint, headers: Any, kinds: dict[str, Fault], arrived: float | None) -> None:
+        shape = self.config.rate_limit_shape
         if "rate_limit" in kinds:
-            raise ApiError(rate_limited(endpoint.category or "any"))
+            raise ApiError(rate_limited(endpoint.category or "any", shape))
         key = headers.get("X-PrivateKey") or ""
-        if not self.state.rate_limits.allow(key, endpoint.category):
-            raise ApiError(rate_limited(endpoint.category or "any"))
+        if not self.state.rate_limits.allow(key, endpoint.category, at=arrived):
+            raise ApiError(rate_limited(endpoint.category or "any", shape))
 
     @staticmethod
     def _fault_reply(kinds: dict[str, Fault], *, executed: bool) -> Reply | None:
@@ -213,16 +246,26 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
     def setup(self) -> None:
+        # An idle keep-alive connection times out waiting for its next request line, and
+        # BaseHTTPRequestHandler then closes it.
+        self.timeout = self.server.dispatcher.config.idle_timeout
         super().setup()
         # Headers and body leave in separate writes; without TCP_NODELAY, Nagle plus the
         # client's delayed ACK add ~40 ms to every request on loopback.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        handshake = self.server.dispatcher.config.connect_latency_ms
+        if handshake > 0:
+            self.server.dispatcher.sleep(handshake / 1000.0)  # the first request on this connection pays it
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the session log replaces it
         pass
 
     def _serve(self) -> None:
         dispatcher = self.server.dispatcher
+        jitter = dispatcher.arrival_delay()
+        if jitter > 0:
+            dispatcher.sleep(jitter)
+        arrived = dispatcher.state.rate_limits.now()
         path = self.path.split("?", 1)[0]
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
@@ -232,7 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(405, b"", outcome="method not allowed") if known else not_found()
         else:
             try:
-                reply = dispatcher.handle(endpoint, self.command, params, self.headers, raw)
+                reply = dispatcher.handle(endpoint, self.command, params, self.headers, raw, arrived)
             except _Dropped as dropped:
                 dispatcher.log.record(dispatcher.state.clock(), self.command, name, "---",
                                       f"{dropped} [response dropped]")
@@ -260,6 +303,9 @@ class _Handler(BaseHTTPRequestHandler):
         if payload or reply.status != 405:
             self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(payload)))
+        idle = self.server.dispatcher.config.idle_timeout
+        if idle is not None and not self.close_connection:
+            self.send_header("Keep-Alive", f"timeout={idle:g}")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
@@ -269,12 +315,30 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = True
+    # On Windows SO_REUSEADDR lets a second server bind a port that is in use.
+    allow_reuse_address = sys.platform != "win32"
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+
+class PortInUse(OSError):
+    """The port the sandbox was asked to listen on is taken by another program."""
+
+    def __init__(self, port: int, role: str) -> None:
+        super().__init__(errno.EADDRINUSE, f"port {port} is in use")
+        self.port = port
+        self.role = role  # "HTTP" or "feed"
+
+
+def is_port_in_use(exc: OSError) -> bool:
+    return exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)) or (
+        getattr(exc, "winerror", None) == 10048
+    )
 
 
 def check_loopback(host: str) -> str:
@@ -287,18 +351,31 @@ def check_loopback(host: str) -> str:
     raise ValueError(f"the sandbox binds to loopback only (127.0.0.1 / ::1 / localhost), not {host!r}")
 
 
-class UpdateRelay:
-    """Moves OMS order/trade updates to the feed on a thread of its own (never under the state lock)."""
+def order_frame(kind: str, row: dict[str, Any], shape: str = "current") -> dict[str, Any]:
+    """An order/trade text frame (spec 11.4 [CONFLICT]): today's SDKs read ``current``,
+    ``{"order_status": kind, "orderData": row}``; older clients ``legacy``,
+    ``{"type": kind, "data": row}``."""
+    if shape == "legacy":
+        return {"type": kind, "data": row}
+    return {"order_status": kind, "orderData": row}
 
-    def __init__(self, send: Callable[[dict[str, Any]], None]) -> None:
+
+class UpdateRelay:
+    """Moves OMS order/trade updates to the feed on a thread of its own (never under the state lock).
+
+    One FIFO queue and one thread: frames leave in the order the OMS changed, within
+    milliseconds of the change.
+    """
+
+    def __init__(self, send: Callable[[dict[str, Any]], None], shape: str = "current") -> None:
         self._send = send
+        self._shape = shape
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="sandbox-order-updates", daemon=True)
         self._thread.start()
 
     def __call__(self, kind: str, row: dict[str, Any]) -> None:
-        # The current SDKs' text-frame shape (spec 11.4).
-        self._queue.put({"order_status": kind, "orderData": row})
+        self._queue.put(order_frame(kind, row, self._shape))
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:

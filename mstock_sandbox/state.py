@@ -5,6 +5,11 @@ price change (a test's ``set_ltp``, the feed's ``tick``) fills resting orders an
 positions and funds in the same breath. :meth:`SandboxState.reset` returns everything to
 the start of the day (tests call it between cases); the objects themselves survive, so
 the feed server keeps the same :class:`~.market.Market`.
+
+Read-only introspection (copies, see :mod:`.views`): :meth:`SandboxState.orders`,
+:meth:`~SandboxState.order`, :meth:`~SandboxState.trades`, :meth:`~SandboxState.positions`,
+:meth:`~SandboxState.holdings`, :meth:`~SandboxState.funds`, :meth:`~SandboxState.ltp`,
+:meth:`~SandboxState.quote`.
 """
 
 from __future__ import annotations
@@ -17,14 +22,15 @@ from typing import Any
 from .clock import make_clock
 from .config import SandboxConfig
 from .instruments import InstrumentBook
-from .market import Market
+from .market import Market, MarketSnapshot
 from .oms import OrderManager
 from .orders import Order, Trade
 from .portfolio import Holding, Portfolio
 from .pricing import PriceModel
 from .ratelimit import RateLimits
-from .rows import order_book_row, trade_book_row
+from .rows import fill_row, order_book_row, trade_book_row
 from .sessions import SessionManager
+from .views import HoldingView, OrderView, PositionView, TradeView, holding_view, order_view, position_view, trade_view
 
 OrderUpdateListener = Callable[[str, dict[str, Any]], None]
 
@@ -44,10 +50,10 @@ class SandboxState:
         self.clock = make_clock(config.clock)
         self.lock = threading.RLock()
         self.rows = list(rows) if rows is not None else load_master(config, self.clock().date())
-        self.book = InstrumentBook(self.rows)
+        self.book = InstrumentBook(self.rows, index_spots=config.index_spots)
         self._master_bytes: bytes | None = None
         self.sessions = SessionManager(self.account, config, self.clock)
-        self.rate_limits = RateLimits(enabled=config.enforce_rate_limits, data_window=config.data_api_window)
+        self.rate_limits = RateLimits(enabled=config.enforce_rate_limits, data_window=config.rate_limit_data_window)
         self.model = self._new_model()
         self.market = Market(
             self.book, self.model, clock=self.clock, always_open=config.always_open,
@@ -57,6 +63,7 @@ class SandboxState:
         self.oms = OrderManager(
             self.book, self.market, self.portfolio,
             client_code=self.account.client_code, clock=self.clock, lock=self.lock,
+            partial_fill_status=config.partial_fill_status, reject_rules=tuple(config.reject_rules),
         )
         self._update_listeners: list[OrderUpdateListener] = []
         self.oms.add_listener(self._publish_order_update)
@@ -101,17 +108,57 @@ class SandboxState:
         return self.sessions.check_feed_credentials(api_key, access_token)
 
     def add_order_update_listener(self, listener: OrderUpdateListener) -> None:
-        """``listener(kind, row)``: kind "order" or "trade", row an order-book row (spec 11.4)."""
+        """``listener(kind, row)`` after every OMS change, in order, under the state lock.
+
+        kind "order": row is the order-book row exactly as ``GET /orders`` shows it now;
+        kind "trade": the same row plus the fill's ``fillid``, ``filltime``, ``fillsize``
+        and ``fillprice`` (spec 11.4). A listener must not block (the feed queues).
+        """
         self._update_listeners.append(listener)
 
     def _publish_order_update(self, kind: str, order: Order, trade: Trade | None) -> None:
         if not self._update_listeners:
             return
-        row = order_book_row(order)
-        if trade is not None:
-            row.update(fillid=trade.trade_no, filltime=row["filltime"], averageprice=str(trade.price))
+        echo = self.config.ordertag_echo
+        row = fill_row(order, trade, ordertag=echo) if trade is not None else order_book_row(order, ordertag=echo)
         for listener in list(self._update_listeners):
             listener(kind, row)
+
+    # ------------------------------------------------------------------ read-only views
+
+    def orders(self) -> list[OrderView]:
+        """Every order of the day, oldest first."""
+        with self.lock:
+            return [order_view(o) for o in self.oms.orders.values()]
+
+    def order(self, orderid: str) -> OrderView | None:
+        with self.lock:
+            found = self.oms.orders.get(str(orderid).strip())
+            return order_view(found) if found is not None else None
+
+    def trades(self) -> list[TradeView]:
+        """Every fill of the day, oldest first."""
+        with self.lock:
+            return [trade_view(t) for t in self.oms.trades]
+
+    def positions(self) -> list[PositionView]:
+        with self.lock:
+            return [position_view(p) for p in self.portfolio.positions.values()]
+
+    def holdings(self) -> list[HoldingView]:
+        with self.lock:
+            return [holding_view(h) for h in self.portfolio.holdings.values()]
+
+    def ltp(self, token: str, exchange: str | int | None = None) -> float:
+        """The last traded price of ``token`` (on ``exchange``: master name or feed type)."""
+        snap = self.quote(token, exchange)
+        if snap is None:
+            raise KeyError(f"unknown instrument token {token!r} ({exchange or 'any exchange'})")
+        return snap.ltp
+
+    def quote(self, token: str, exchange: str | int | None = None) -> MarketSnapshot | None:
+        """A copy of everything the market shows for ``token`` now (None if unknown)."""
+        return self.market.snapshot(token, exchange)
 
     # ------------------------------------------------------------------ money views
 

@@ -250,14 +250,14 @@ def test_order_updates_reach_the_feed_as_text_frames(sandbox, sandbox_client):
         pin_price(sandbox, "3045")
         orderid = sandbox_client.call("orders.place", json=order(ordertag="ws1"))["orderid"]
         updates = []
-        while len(updates) < 2:
+        while len(updates) < 3:
             message = ws.recv()
             if isinstance(message, str):
                 updates.append(json.loads(message))
     finally:
         ws.close()
     assert [(u["order_status"], u["orderData"]["orderid"], u["orderData"]["status"]) for u in updates] == [
-        ("order", orderid, "Traded"), ("trade", orderid, "Traded")]
+        ("order", orderid, "Pending"), ("order", orderid, "Traded"), ("trade", orderid, "Traded")]
 
 
 @pytest.mark.parametrize("tag", ["A" * 20, "has space", "dash-ed"])

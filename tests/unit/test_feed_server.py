@@ -10,7 +10,7 @@ import websocket
 
 from mstock_sandbox.feed import FeedServer, encode_frames, encode_packet
 
-from .feed_support import FEED_TOKEN_OK, FakeMarket, Snap
+from .feed_support import FEED_TOKEN_OK, MOMENT_MS, FakeMarket, Snap
 
 KEY = "feed-key"
 
@@ -102,3 +102,69 @@ def test_packet_sizes():
     assert [len(encode_packet(snap, mode, 1, 1)) for mode in (1, 2, 3)] == [51, 123, 379]
     frames = encode_frames({3: [encode_packet(snap, 3, 1, 1)], 1: [encode_packet(snap, 1, 1, 2)] * 3}, batch_size=2)
     assert [header(f) for f in frames] == [(2, 51), (1, 51), (1, 379)]
+
+
+# ------------------------------------------------------------------ framings and encodings
+
+
+def test_bare_framing_sends_each_packet_alone():
+    packets = [encode_packet(Snap("3045", 1), 1, 1, n) for n in (1, 2)]
+    assert encode_frames({1: packets}, batch_size=50, framing="bare") == packets
+
+
+def test_big_endian_framing_exact_bytes():
+    ltp = encode_packet(Snap("3045", 1), 1, 1, 1)
+    quote = encode_packet(Snap("2885", 1), 2, 1, 2)
+    frames = encode_frames({1: [ltp, ltp], 2: [quote]}, batch_size=50, framing="big-endian")
+    assert frames == [
+        b"\x00\x02" + b"\x00\x33" + ltp + b"\x00\x33" + ltp,
+        b"\x00\x01" + b"\x00\x7b" + quote,
+    ]
+
+
+def test_unknown_framing_is_refused():
+    with pytest.raises(ValueError, match="unknown feed framing 'json'"):
+        FeedServer(FakeMarket(), framing="json")
+
+
+def test_packet_format_options():
+    from datetime import datetime, timezone
+
+    from mstock_sandbox.feed import EPOCH_1980_UTC, PacketFormat
+
+    snap = Snap("1594", 13, ltp=88.1275, close=88.0)
+    default = encode_packet(snap, 3, 13, 7)
+    custom = encode_packet(snap, 3, 13, 7, PacketFormat(currency_divisor=10_000_000, epoch=EPOCH_1980_UTC,
+                                                         bid_flag=66, ask_flag=83, asks_first=True))
+    assert struct.unpack_from("<q", default, 43)[0] == 8813  # rupees x 100
+    assert struct.unpack_from("<q", custom, 43)[0] == 881_275_000  # rupees x 10^7
+    moment = snap.exchange_time
+    assert struct.unpack_from("<q", default, 35)[0] == int((moment - datetime(1980, 1, 1, tzinfo=moment.tzinfo)).total_seconds())
+    # 1980-01-01 00:00 UTC is 5.5 h after 1980-01-01 00:00 IST: a UTC count is 19800 s smaller
+    assert struct.unpack_from("<q", default, 35)[0] - struct.unpack_from("<q", custom, 35)[0] == 19_800
+    assert EPOCH_1980_UTC == datetime(1980, 1, 1, tzinfo=timezone.utc)
+    flags = [struct.unpack_from("<h", custom, 147 + 20 * i)[0] for i in range(10)]
+    assert flags == [83] * 5 + [66] * 5  # asks first, flagged 83; then bids, flagged 66
+    first_ask = struct.unpack_from("<hqqh", custom, 147)
+    assert first_ask == (83, 60, round(812.4 * 10_000_000), 2)
+    # an equity on exchange type 1 keeps the divisor 100 whatever the currency divisor
+    equity = encode_packet(Snap("3045", 1), 1, 1, 1, PacketFormat(currency_divisor=10_000_000))
+    assert struct.unpack_from("<q", equity, 43)[0] == 81235
+
+
+def test_the_plugin_parser_reads_the_default_encoding():
+    from broker.mstock.streaming.parser import FeedParser
+
+    frame = encode_frames({3: [encode_packet(Snap("3045", 1), 3, 1, 9)]}, batch_size=50)[0]
+    (tick,) = FeedParser().parse(frame)
+    assert (tick["token"], tick["ltp"], tick["exchange_ts"]) == ("3045", 812.35, MOMENT_MS)
+
+
+def test_last_published_records_what_was_sent(feed_server):
+    ws = connect(feed_server)
+    subscribe(ws, 1, 1, ["3045"])
+    ws.recv()
+    sent = feed_server.last_published("3045", 1)
+    assert (sent.exchange_type, sent.token, sent.mode, sent.snapshot.ltp) == (1, "3045", 1, 812.35)
+    assert feed_server.last_published("3045", 2) is None
+    ws.close()
