@@ -56,7 +56,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -65,7 +65,8 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from broker.mstock.redact import guard_logger
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
+from .clock import IST
+
 EPOCH_1980_IST = datetime(1980, 1, 1, tzinfo=IST)
 EPOCH_1980_UTC = datetime(1980, 1, 1, tzinfo=timezone.utc)
 EPOCHS = {"ist": EPOCH_1980_IST, "utc": EPOCH_1980_UTC}

@@ -20,6 +20,8 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
+from .clock import IST
+
 FIELDS: tuple[str, ...] = ("token", "symbol", "name", "expiry", "strike", "lotsize", "instrumenttype", "exch_seg", "tick_size")
 
 # NSE equity anchors: (symbol, token, reference price). Tokens are the well-known NSE ones (spec 12).
@@ -351,4 +353,4 @@ def reference_price(row: dict[str, str]) -> float:
 
 
 def _ist_today() -> dt.date:
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=5, minutes=30))).date()
+    return dt.datetime.now(IST).date()
