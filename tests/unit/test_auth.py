@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 
 import pyotp
 import pytest
@@ -24,6 +23,7 @@ from ..helpers import (
     REQUEST_TOKEN,
     TOTP_SECRET,
     add_route,
+    freeze_totp_clock,
     sent_json,
 )
 
@@ -54,7 +54,8 @@ def test_login_sends_an_empty_totp_in_step_one(mock_api):
     assert sent_json(mock_api.calls[0])["totp"] == ""
 
 
-def test_base32_secret_instead_of_a_code_is_turned_into_the_current_code(mock_api):
+def test_base32_secret_instead_of_a_code_is_turned_into_the_current_code(mock_api, monkeypatch):
+    freeze_totp_clock(monkeypatch)
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="ok")
     token, _, error = auth_api.authenticate_with_totp(PASSWORD, TOTP_SECRET.lower())
@@ -97,13 +98,17 @@ def test_wrong_totp_without_a_secret_is_reported(mock_api):
 
 
 def test_totp_rollover_retries_once_with_a_fresh_code(mock_api, monkeypatch):
+    # The clock is frozen: a real 30 s boundary passing mid-test would change "now".
+    now = freeze_totp_clock(monkeypatch)
     monkeypatch.setenv("MSTOCK_TOTP_SECRET", TOTP_SECRET)
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="wrong_totp", status=400)
     add_route(mock_api, "auth.verify_totp", case="ok")
-    stale = pyotp.TOTP(TOTP_SECRET).at(time.time() - 30)
+    stale = pyotp.TOTP(TOTP_SECRET).at(now - 30)
+    fresh = pyotp.TOTP(TOTP_SECRET).at(now)
+    assert stale != fresh
     assert auth_api.authenticate_with_totp(PASSWORD, stale) == (ACCESS_TOKEN, FEED_TOKEN, None)
-    assert [sent_json(c)["totp"] for c in mock_api.calls[1:]] == [stale, pyotp.TOTP(TOTP_SECRET).now()]
+    assert [sent_json(c)["totp"] for c in mock_api.calls[1:]] == [stale, fresh]
 
 
 def test_expired_api_key_is_explained(mock_api):
