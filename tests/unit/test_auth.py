@@ -12,7 +12,8 @@ from responses import matchers
 
 from broker.mstock.account import session
 from broker.mstock.api import auth_api
-from broker.mstock.errors import SessionExpired
+from broker.mstock.errors import MStockError, SessionExpired
+from broker.mstock.local import session_file as session_store
 
 from ..helpers import (
     ACCESS_TOKEN,
@@ -194,19 +195,85 @@ def test_logout_of_an_expired_session_succeeds(mock_api):
     assert auth_api.logout(ACCESS_TOKEN) == (True, None)
 
 
-def test_headless_login_saves_a_private_session_and_reuses_it(mock_api, monkeypatch, tmp_path):
-    monkeypatch.setenv("MSTOCK_PASSWORD", PASSWORD)
+def _headless_env(monkeypatch, password: str = PASSWORD) -> None:
+    monkeypatch.setenv("MSTOCK_PASSWORD", password)
     monkeypatch.setenv("MSTOCK_TOTP_SECRET", TOTP_SECRET)
+
+
+def test_headless_login_saves_a_private_session_and_reuses_it_while_alive(mock_api, monkeypatch, tmp_path):
+    _headless_env(monkeypatch)
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="ok")
+    add_route(mock_api, "user.funds", case="ok")
     first = session.login_headless()
     second = session.login_headless()
-    assert first == second
-    assert len(mock_api.calls) == 2
+    assert (first.reused, second.reused) == (False, True)
+    assert first.session == second.session
+    # One login, then one authenticated read to check the saved session is alive.
+    assert [c.request.url.rsplit("/", 2)[-2:] for c in mock_api.calls] == [
+        ["connect", "login"], ["session", "verifytotp"], ["user", "fundsummary"]
+    ]
     path = tmp_path / "session.json"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert session.current_auth_token() == ACCESS_TOKEN
-    assert first.client_name == "RAHUL KUMAR"
+    assert first.session.client_name == "RAHUL KUMAR"
+    text = path.read_text()
+    for secret in (PASSWORD, TOTP_SECRET, API_KEY):
+        assert secret not in text
+
+
+def test_login_logs_in_again_when_mstock_has_ended_the_saved_session(mock_api, monkeypatch, tmp_path):
+    _headless_env(monkeypatch)
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    session.login_headless()
+    add_route(mock_api, "user.funds", case="expired", status=401)
+    again = session.login_headless()
+    assert again.reused is False
+    assert [c.request.url.rsplit("/", 1)[-1] for c in mock_api.calls] == [
+        "login", "verifytotp", "fundsummary", "login", "verifytotp"
+    ]
+
+
+def test_a_wrong_password_never_succeeds_with_the_saved_session(mock_api, monkeypatch):
+    _headless_env(monkeypatch)
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    session.login_headless()
+    mock_api.reset()
+    _headless_env(monkeypatch, password="not-the-password")
+    add_route(mock_api, "auth.login", case="wrong_password", status=401)
+    with pytest.raises(MStockError) as caught:
+        session.login_headless()
+    assert "Invalid username or password" in str(caught.value)
+    assert len(mock_api.calls) == 1  # it really tried the password; no funds call, no reuse
+
+
+def test_a_session_file_without_a_credential_fingerprint_is_not_reused(mock_api, monkeypatch, tmp_path):
+    _headless_env(monkeypatch)
+    old = session_store.new_session("tok-old-0123456789", None, client_code=CLIENT_CODE, base_url="https://api.mstock.trade")
+    session_store.save(tmp_path / "session.json", old)
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    assert session.login_headless().reused is False
+    assert session.current_auth_token() == ACCESS_TOKEN
+
+
+def test_current_token_explains_an_expired_saved_session(tmp_path):
+    from datetime import datetime, timedelta
+
+    from broker.mstock.clock import IST
+
+    yesterday = datetime.now(IST) - timedelta(days=1)
+    old = session_store.new_session("tok-old-0123456789", None, client_code=CLIENT_CODE,
+                                    base_url="https://api.mstock.trade", now=yesterday)
+    session_store.save(tmp_path / "session.json", old)
+    with pytest.raises(SessionExpired) as caught:
+        session.current_auth_token()
+    assert str(caught.value) == (
+        "the mStock session has expired (mStock sessions end at midnight IST): "
+        "log in again with `mstock-openalgo login`"
+    )
 
 
 def test_headless_login_names_missing_variables(monkeypatch):

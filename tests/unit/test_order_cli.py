@@ -38,7 +38,8 @@ def test_orders_table(mock_api, symbols, capsys):
     add_route(mock_api, "orders.list", book(order_row(), order_row(orderid="2", status="Traded")))
     assert main(["orders"]) == 0
     out = capsys.readouterr().out
-    assert "1191241106101" in out and "complete" in out and "total_open_orders" in out
+    assert "1191241106101" in out and "complete" in out
+    assert "2 orders: 1 open (0 trigger pending), 1 complete, 0 rejected" in out
 
 
 def test_cancel_all_needs_yes(mock_api, symbols, capsys):
