@@ -21,6 +21,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -148,6 +149,7 @@ def _run(argv: Sequence[str] | None, out: PipeGuard, err: PipeGuard) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return int(exc.code or 0) if isinstance(exc.code, int) else 2
+    _windows_ansi()
     console = Console(out, err, json_mode=bool(getattr(args, "json", False)))
     token = use_console(console)
     handler, level = _configure_logging(args.verbose, err)
@@ -177,6 +179,17 @@ def _run(argv: Sequence[str] | None, out: PipeGuard, err: PipeGuard) -> int:
         logging.getLogger().removeHandler(handler)
         logging.getLogger().setLevel(level)
         release_console(token)
+
+
+def _windows_ansi() -> None:
+    """Old Windows consoles show colour codes as text unless colorama switches them on."""
+    if os.name != "nt":
+        return
+    try:
+        import colorama
+    except ImportError:
+        return
+    colorama.just_fix_windows_console()
 
 
 def _autocomplete(parser: argparse.ArgumentParser) -> None:

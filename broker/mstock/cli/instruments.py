@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ValidationError
+from .common import UsageError  # a misread command line: exit code 2
 from ..mapping.exchanges import OA_EXCHANGES_SUPPORTED
 
 # Every OpenAlgo exchange name a user may write (unsupported ones are refused later with
@@ -31,21 +31,21 @@ def _known(lookup: Any, symbol: str, exchange: str) -> bool:
 def _order(first: str, second: str, text: str, lookup: Any) -> tuple[str, str]:
     first, second = first.strip().upper(), second.strip().upper()
     if not first or not second:
-        raise ValidationError(f"cannot read an instrument from {text!r}: {_EXAMPLE}")
+        raise UsageError(f"cannot read an instrument from {text!r}: {_EXAMPLE}")
     a_exchange, b_exchange = _is_exchange(first), _is_exchange(second)
     if b_exchange and not a_exchange:
         return first, second
     if a_exchange and not b_exchange:
         return second, first
     if not a_exchange:
-        raise ValidationError(
+        raise UsageError(
             f"{text!r} names no exchange: {_EXAMPLE}; exchanges are {', '.join(sorted(EXCHANGE_NAMES))}"
         )
     # Both sides are exchange names: a symbol may be spelled like one (BSE Ltd is "BSE").
     found = [(s, e) for s, e in ((first, second), (second, first)) if _known(lookup, s, e)]
     if len(found) == 1:
         return found[0]
-    raise ValidationError(
+    raise UsageError(
         f"{text!r} is ambiguous: both {first} and {second} are exchange names; "
         f"write the symbol first as two words, e.g. `{first} {second}` for {first} on {second}"
     )
@@ -55,19 +55,19 @@ def parse_instrument(text: str, lookup: Any = None) -> tuple[str, str]:
     """``"SBIN:NSE"`` or ``"NSE:SBIN"`` -> ``("SBIN", "NSE")``."""
     parts = text.strip().split(":")
     if len(parts) != 2:
-        raise ValidationError(f"cannot read an instrument from {text!r}: {_EXAMPLE}")
+        raise UsageError(f"cannot read an instrument from {text!r}: {_EXAMPLE}")
     return _order(parts[0], parts[1], text, lookup)
 
 
 def take_instrument(words: Sequence[str], lookup: Any = None) -> tuple[tuple[str, str], list[str]]:
     """The instrument at the front of ``words`` (one word with a colon, or two), and the rest."""
     if not words:
-        raise ValidationError(f"an instrument is missing: {_EXAMPLE}")
+        raise UsageError(f"an instrument is missing: {_EXAMPLE}")
     first = words[0]
     if ":" in first:
         return parse_instrument(first, lookup), list(words[1:])
     if len(words) < 2:
-        raise ValidationError(f"{first!r} has no exchange: {_EXAMPLE}")
+        raise UsageError(f"{first!r} has no exchange: {_EXAMPLE}")
     return _order(first, words[1], f"{first} {words[1]}", lookup), list(words[2:])
 
 
@@ -77,7 +77,7 @@ def instrument_and(words: Sequence[str], names: Sequence[str], lookup: Any = Non
     if len(rest) != len(names):
         expected = " ".join(names)
         got = " ".join(rest) if rest else "nothing"
-        raise ValidationError(f"expected SYMBOL:EXCHANGE {expected} (or SYMBOL EXCHANGE {expected}); after the instrument got {got}")
+        raise UsageError(f"expected SYMBOL:EXCHANGE {expected} (or SYMBOL EXCHANGE {expected}); after the instrument got {got}")
     return symbol, exchange, rest
 
 

@@ -21,15 +21,15 @@ from .table import Column, sign_style, status_style
 ORDER_COLUMNS = (
     Column("orderid"),
     Column("symbol"),
-    Column("exchange", "exch", priority=3),
+    Column("exchange", "exch", priority=4),
     Column("action", "side"),
     Column("quantity", "qty"),
     Column("pricetype", "type"),
     Column("price"),
-    Column("trigger_price", "trigger", priority=4),
+    Column("trigger_price", "trigger", priority=2),
     Column("product", priority=5),
     Column("order_status", "status", style=status_style),
-    Column("filled_quantity", "filled", priority=2),
+    Column("filled_quantity", "filled", priority=3),
     Column("average_price", "avg price", priority=6),
     Column("timestamp", "time", priority=7),
 )
@@ -291,8 +291,8 @@ def _orders(args: argparse.Namespace) -> int:
         print_table(rows, ORDER_COLUMNS, title="Orders")
         for row in rows:
             if row.get("rejection_reason"):
-                console().line(f"  {row['orderid']} rejected: {row['rejection_reason']}")
-        console().line(_summary(stats))
+                console().paragraph(f"{row['orderid']} rejected: {row['rejection_reason']}")
+        console().paragraph(_summary(stats))
 
     console().show({"orders": rows, "statistics": stats}, human)
     return 0

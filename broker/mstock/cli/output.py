@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -132,6 +133,10 @@ class Console:
     def line(self, text: str = "") -> None:
         self.out.write(text + "\n")
         self.out.flush()
+
+    def paragraph(self, text: str) -> None:
+        """Prose wrapped to the console's width."""
+        self.line("\n".join(textwrap.wrap(text, self.width)) if text else "")
 
     def json(self, data: Any) -> None:
         self.line(json.dumps(data, default=_json_default, ensure_ascii=False))

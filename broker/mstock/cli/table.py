@@ -14,6 +14,7 @@ in red or green, a P&L by its sign) only when the console allows it.
 from __future__ import annotations
 
 import importlib.util
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -163,7 +164,7 @@ def format_table(
     if not layout.cells:
         lines.append("(none)")
     if layout.hidden:
-        lines.append(_hidden_note(layout.hidden, width or 0, hint))
+        lines.extend(textwrap.wrap(_hidden_note(layout.hidden, width or 0, hint), width or 80))
     return "\n".join(lines)
 
 
