@@ -403,3 +403,20 @@ def test_completion_prints_shell_code(capsys):
     pytest.importorskip("argcomplete")
     code, out, _ = run(capsys, "completion", "bash")
     assert code == 0 and "mstock-openalgo" in out and "complete" in out
+
+
+def test_a_missing_env_file_is_named(capsys, tmp_path):
+    missing = tmp_path / "nope.env"
+    assert run(capsys, "--env-file", str(missing), "funds") == (1, "", f"error: --env-file {missing}: no such file\n")
+
+
+def test_a_file_that_cannot_be_written_is_one_line_not_a_bug_report(capsys, logged_in, symbols, monkeypatch, tmp_path):
+    import pandas as pd
+
+    from broker.mstock.market import history
+
+    frame = pd.DataFrame([{"timestamp": 1793577600, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1, "oi": 0}])
+    monkeypatch.setattr(history, "fetch_history", lambda *a, **k: frame)
+    target = tmp_path / "missing" / "x.csv"
+    code, _, err = run(capsys, "history", "SBIN:NSE", "D", "2026-11-02", "2026-11-02", "--csv", str(target))
+    assert (code, err) == (1, f"error: No such file or directory ({target})\n")

@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import MStockError, SessionExpired
+from ..errors import ConfigError, MStockError, SessionExpired
 from .common import UsageError
 from .output import Console, PipeGuard, release_console, use_console
 
@@ -154,6 +154,8 @@ def _run(argv: Sequence[str] | None, out: PipeGuard, err: PipeGuard) -> int:
     token = use_console(console)
     handler, level = _configure_logging(args.verbose, err)
     try:
+        if args.env_file and not os.path.isfile(args.env_file):
+            raise ConfigError(f"--env-file {args.env_file}: no such file")
         config.load_dotenv_once(args.env_file)
         if not getattr(args, "func", None):
             parser.print_help()
@@ -167,6 +169,10 @@ def _run(argv: Sequence[str] | None, out: PipeGuard, err: PipeGuard) -> int:
         return 130
     except BrokenPipeError:
         return 0  # the reader went away (output written outside the guarded streams)
+    except OSError as exc:  # a file the user named: missing folder, no permission, disk full
+        where = f" ({exc.filename})" if exc.filename else ""
+        console.error(f"{exc.strerror or exc}{where}")
+        return 1
     except Exception as exc:  # the last resort: one line, never a traceback unless asked for
         if args.verbose >= 2:
             err.write(traceback.format_exc())

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from ..clock import IST
+from ..errors import ValidationError
 from ..streaming.protocol import MODE_BY_NAME
 from .instruments import parse_instrument
 
@@ -110,15 +111,17 @@ def run(
         err.write(f"error: {result.get('message')}\n")
         return 1
     try:
-        subscribed = 0
+        subscribed, refused = 0, []
         for symbol, exchange in instruments:
             reply = adapter.subscribe(symbol, exchange, mode, 5)
             if reply.get("status") == "success":
                 subscribed += 1
             else:
-                err.write(f"{exchange}:{symbol}: {reply.get('message')}\n")
+                refused.append(f"{exchange}:{symbol}: {reply.get('message')}")
         if not subscribed:
-            return 1
+            raise ValidationError("nothing to stream: " + "; ".join(refused))
+        for line in refused:
+            err.write(line + "\n")
         adapter.connect()
         _wait(done, args.seconds)
     finally:
