@@ -406,7 +406,7 @@ def test_completion_prints_shell_code(capsys):
 
 
 def test_a_missing_env_file_is_named(capsys, tmp_path):
-    missing = tmp_path / "nope.env"
+    missing = tmp_path / "missing-configuration.env"
     assert run(capsys, "--env-file", str(missing), "funds") == (1, "", f"error: --env-file {missing}: no such file\n")
 
 
