@@ -52,6 +52,10 @@ def _fake_openalgo(root: Path, *, service: str | None = SERVICE_TEXT) -> Path:
     return root
 
 
+# Tests about the file edits run the static checks only (python=None); the import check in
+# a real interpreter is covered by the tests that keep python=sys.executable.
+
+
 def _tree(root: Path) -> dict[str, str]:
     """Every file under ``root`` with its content hash (folders too, as empty markers)."""
     out = {}
@@ -118,7 +122,7 @@ def test_install_where_openalgo_had_no_mstock_then_uninstall(tmp_path):
     root = _fake_openalgo(tmp_path / "openalgo")
     shutil.rmtree(root / "broker" / "mstock")
     before = _tree(root)
-    assert installer.install(str(root), python=sys.executable) == 0
+    assert installer.install(str(root), python=None) == 0
     assert installer.uninstall(str(root)) == 0
     assert _tree(root) == before
 
@@ -138,10 +142,10 @@ def test_failed_verification_rolls_back(tmp_path, monkeypatch):
 
 def test_failed_reinstall_keeps_the_first_install(tmp_path, monkeypatch):
     root = _fake_openalgo(tmp_path / "openalgo")
-    assert installer.install(str(root), python=sys.executable) == 0
+    assert installer.install(str(root), python=None) == 0
     installed = _tree(root)
     monkeypatch.setattr(installer, "verify", lambda root, python, registration=False: ["broken"])
-    assert installer.install(str(root), python=sys.executable) == 1
+    assert installer.install(str(root), python=None) == 1
     assert _tree(root) == installed
 
 
@@ -188,7 +192,7 @@ def test_registration_keeps_crlf_line_endings(tmp_path, plugin_with_adapter):
     root = _fake_openalgo(tmp_path / "openalgo", service=SERVICE_TEXT.replace("\n", "\r\n"))
     service = root / installer.ORDER_UPDATE_SERVICE
     original = service.read_bytes()
-    assert installer.install(str(root), python=sys.executable, source=plugin_with_adapter) == 0
+    assert installer.install(str(root), python=None, source=plugin_with_adapter) == 0
     assert (installer.REGISTRATION_LINE + "\r\n").encode() in service.read_bytes()
     assert installer.uninstall(str(root)) == 0
     assert service.read_bytes() == original
@@ -198,7 +202,7 @@ def test_no_core_edit_leaves_openalgos_table_alone(tmp_path, capsys, plugin_with
     root = _fake_openalgo(tmp_path / "openalgo")
     service = root / installer.ORDER_UPDATE_SERVICE
     original = service.read_bytes()
-    assert installer.install(str(root), python=sys.executable, core_edit=False, source=plugin_with_adapter) == 0
+    assert installer.install(str(root), python=None, core_edit=False, source=plugin_with_adapter) == 0
     assert service.read_bytes() == original
     out = capsys.readouterr().out
     assert "not registered (--no-core-edit)" in out
@@ -212,7 +216,7 @@ def test_registration_is_skipped_while_the_plugin_has_no_order_adapter(tmp_path,
     source = tmp_path / "plugin" / "mstock"
     shutil.copytree(installer.plugin_source(), source, ignore=shutil.ignore_patterns("__pycache__"))
     (source / installer.ORDER_ADAPTER_FILE).unlink(missing_ok=True)
-    assert installer.install(str(root), python=sys.executable, source=source) == 0
+    assert installer.install(str(root), python=None, source=source) == 0
     assert service.read_bytes() == original
     assert "this plugin has no order-update adapter yet, so OpenAlgo's table was not changed" in capsys.readouterr().out
 
@@ -221,8 +225,8 @@ def test_install_twice_registers_once_and_uninstall_restores_the_file(tmp_path, 
     root = _fake_openalgo(tmp_path / "openalgo")
     service = root / installer.ORDER_UPDATE_SERVICE
     original = service.read_bytes()
-    assert installer.install(str(root), python=sys.executable, source=plugin_with_adapter) == 0
-    assert installer.install(str(root), python=sys.executable, source=plugin_with_adapter) == 0
+    assert installer.install(str(root), python=None, source=plugin_with_adapter) == 0
+    assert installer.install(str(root), python=None, source=plugin_with_adapter) == 0
     assert service.read_text().count(installer.REGISTRATION_LINE) == 1
     assert installer.uninstall(str(root)) == 0
     assert service.read_bytes() == original
@@ -242,7 +246,7 @@ def test_a_broken_adapter_fails_the_import_check_and_rolls_everything_back(tmp_p
 def test_an_unfamiliar_table_layout_changes_nothing(tmp_path, capsys, plugin_with_adapter):
     root = _fake_openalgo(tmp_path / "openalgo", service='_BROKER_FACTORIES = {"dhan": ("a", "b")}\n')
     before = _tree(root)
-    assert installer.install(str(root), python=sys.executable, source=plugin_with_adapter) == 1
+    assert installer.install(str(root), python=None, source=plugin_with_adapter) == 1
     assert "unfamiliar layout" in capsys.readouterr().err
     assert _tree(root) == before
 
@@ -251,7 +255,7 @@ def test_an_existing_mstock_entry_is_left_alone(tmp_path, capsys, plugin_with_ad
     text = SERVICE_TEXT.replace("}\n\n_POLLING", '    "mstock": ("their.module", "their_factory"),\n}\n\n_POLLING')
     root = _fake_openalgo(tmp_path / "openalgo", service=text)
     service = root / installer.ORDER_UPDATE_SERVICE
-    assert installer.install(str(root), python=sys.executable, source=plugin_with_adapter) == 0
+    assert installer.install(str(root), python=None, source=plugin_with_adapter) == 0
     assert service.read_text() == text
     assert "already lists mstock; left unchanged" in capsys.readouterr().out
     assert installer.uninstall(str(root)) == 0
