@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -97,10 +98,17 @@ def data_dir() -> Path:
     platformdirs (an optional extra; OpenAlgo ships it) knows more platforms' rules;
     without it the same conventions are applied here.
     """
+    env = os.environ
+    return _data_dir(sys.platform, env.get("XDG_DATA_HOME"), env.get("LOCALAPPDATA"), env.get("HOME"), env.get("USERPROFILE"))
+
+
+@lru_cache(maxsize=8)
+def _data_dir(platform: str, *environment: str | None) -> Path:
+    # Cached by every input it depends on: settings() runs on each face call.
     try:
         import platformdirs
     except ImportError:
-        return conventional_data_dir(sys.platform, os.environ, Path.home())
+        return conventional_data_dir(platform, os.environ, Path.home())
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False, roaming=False))
 
 
