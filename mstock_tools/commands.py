@@ -33,8 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("install", help="install this broker/mstock into an OpenAlgo checkout (with backup)")
     p.add_argument("openalgo_path", help="path to the OpenAlgo checkout (the folder with app.py)")
-    p.add_argument("--uninstall", action="store_true", help="restore the broker/mstock that was there before")
+    p.add_argument("--uninstall", action="store_true",
+                   help="restore OpenAlgo's own broker/mstock and remove the order-update line")
     p.add_argument("--python", help="the OpenAlgo environment's python, for the import check (default: auto-detect)")
+    p.add_argument("--no-core-edit", action="store_true",
+                   help="do not add mstock to OpenAlgo's order-update table (services/order_update_service.py)")
     p.set_defaults(func=_install)
 
 
@@ -49,4 +52,4 @@ def _install(args: argparse.Namespace) -> int:
 
     if args.uninstall:
         return uninstall(args.openalgo_path)
-    return install(args.openalgo_path, python=args.python)
+    return install(args.openalgo_path, python=args.python, core_edit=not args.no_core_edit)

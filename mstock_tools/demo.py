@@ -8,6 +8,7 @@ then skipped unless ``place_real_orders`` is also set.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
@@ -18,7 +19,8 @@ from typing import Any
 
 import pyotp
 
-from broker.mstock.cli.table import format_table
+from broker.mstock.cli.output import terminal_width
+from broker.mstock.cli.table import Column, format_table
 
 _SANDBOX_ENV = (
     "MSTOCK_BASE_URL",
@@ -89,8 +91,12 @@ def _step(ctx: DemoContext, title: str, action: Callable[[DemoContext], Any]) ->
             ctx.out(traceback.format_exc())
 
 
-def _table(ctx: DemoContext, rows: list[dict], columns: list[str] | None = None) -> None:
-    ctx.out(format_table(rows, columns))
+def _table(ctx: DemoContext, rows: list[dict], columns: list[Any] | None = None) -> None:
+    ctx.out(format_table(rows, columns, width=terminal_width(sys.stdout), hint=None))
+
+
+def _pairs(ctx: DemoContext, pairs: dict[str, Any]) -> None:
+    _table(ctx, [{"field": k, "value": v} for k, v in pairs.items()])
 
 
 def _expect(condition: bool, message: str) -> None:
@@ -129,11 +135,20 @@ def step_master_contract(ctx: DemoContext) -> None:
         record = lookup.get_symbol_info(symbol, exchange)
         _expect(record is not None, f"{symbol} on {exchange} missing from the symbol table")
         rows.append({"symbol": symbol, "exchange": exchange, "token": record.token, "brsymbol": record.brsymbol, "lot": record.lotsize})
-    options = [r for r in lookup.search("NIFTY", "NFO", 200) if r.instrumenttype == "CE"]
-    _expect(bool(options), "no NIFTY options in the symbol table")
-    ctx.option_symbol = sorted(options, key=lambda r: (r.expiry, abs(r.strike - 24000)))[0].symbol
-    rows.append({"symbol": ctx.option_symbol, "exchange": "NFO", "token": lookup.get_token(ctx.option_symbol, "NFO")})
-    _table(ctx, rows)
+    option = nearest_option(lookup.search("NIFTY CE", "NFO", 1000), strike=24000)
+    _expect(option is not None, "no NIFTY options in the symbol table")
+    ctx.option_symbol = option.symbol
+    rows.append({"symbol": option.symbol, "exchange": "NFO", "token": option.token, "brsymbol": option.brsymbol,
+                 "lot": option.lotsize, "expiry": option.expiry})
+    _table(ctx, rows, ["symbol", "exchange", "token", "brsymbol", "lot", "expiry"])
+
+
+def nearest_option(records: Any, *, strike: float) -> Any:
+    """The NIFTY call of the nearest expiry (compared as dates) closest to ``strike``."""
+    from broker.mstock.records import expiry_order
+
+    calls = [r for r in records if r.instrumenttype == "CE" and r.name == "NIFTY" and r.expiry]
+    return min(calls, key=lambda r: (expiry_order(r.expiry), abs(r.strike - strike)), default=None)
 
 
 def step_funds(ctx: DemoContext) -> None:
@@ -141,7 +156,7 @@ def step_funds(ctx: DemoContext) -> None:
 
     funds = get_margin_data(ctx.auth)
     _expect(bool(funds), "funds unavailable")
-    _table(ctx, [funds])
+    _pairs(ctx, funds)
 
 
 def step_quotes(ctx: DemoContext) -> None:
@@ -155,7 +170,8 @@ def step_quotes(ctx: DemoContext) -> None:
         quote = data.get_quotes(symbol, exchange)
         _expect(quote["ltp"] > 0, f"no LTP for {symbol}")
         rows.append({"symbol": symbol, "exchange": exchange, **{k: quote[k] for k in ("ltp", "open", "high", "low", "prev_close")}})
-    _table(ctx, rows)
+    _table(ctx, rows, ["symbol", "exchange", "ltp", "prev_close", Column("open", priority=1),
+                       Column("high", priority=2), Column("low", priority=3)])
 
 
 def _place(ctx: DemoContext, label: str, order: dict) -> str:
@@ -243,8 +259,9 @@ def step_books(ctx: DemoContext) -> None:
     orders = od.map_order_data(order_data=order_api.get_order_book(ctx.auth))
     stats = od.calculate_order_statistics(orders)
     ctx.out("Order book")
-    _table(ctx, od.transform_order_data(orders), ["orderid", "symbol", "exchange", "action", "quantity", "price", "pricetype", "product", "order_status"])
-    _table(ctx, [stats])
+    _table(ctx, od.transform_order_data(orders), ["orderid", "symbol", Column("exchange", priority=1), "action", Column("quantity", "qty"),
+                                                  "price", "pricetype", "product", Column("order_status", "status")])
+    _pairs(ctx, stats)
     ctx.out("Trade book")
     trades = od.transform_tradebook_data(od.map_trade_data(trade_data=order_api.get_trade_book(ctx.auth)))
     _table(ctx, trades, ["orderid", "symbol", "exchange", "action", "quantity", "average_price", "trade_value"])
@@ -254,7 +271,7 @@ def step_books(ctx: DemoContext) -> None:
     ctx.out("Holdings")
     holdings_raw = od.map_portfolio_data(order_api.get_holdings(ctx.auth))
     _table(ctx, od.transform_holdings_data(holdings_raw), ["symbol", "exchange", "quantity", "product", "pnl", "pnlpercent"])
-    _table(ctx, [od.calculate_portfolio_statistics(holdings_raw)])
+    _pairs(ctx, od.calculate_portfolio_statistics(holdings_raw))
 
 
 def step_close_all(ctx: DemoContext) -> None:
@@ -318,6 +335,7 @@ def run_demo(*, live: bool = False, place_real_orders: bool = False, master_size
         log_lines = server.session_log() if hasattr(server, "session_log") else []
         if log_lines:
             out(f"\nSandbox session log (last 5 of {len(log_lines)} requests):")
+            width = terminal_width(sys.stdout)
             for line in log_lines[-5:]:
-                out(f"  {line}")
+                out(f"  {line}" if len(line) + 2 <= width else f"  {line[: width - 3]}…")
         return code

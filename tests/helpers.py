@@ -25,6 +25,25 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 ACCESS_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJVU0VSTkFNRSI6Ik1BNjgwMDAwMSJ9.c2lnbmF0dXJlLXRyYWRpbmc"
 FEED_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJGRUVEIjoiMSJ9.c2lnbmF0dXJlLWZlZWQ"
 REQUEST_TOKEN = "697c39bf-9411-46b0-81c2-67448ee99c72"
+# A fixed moment 15 s into a 30-second TOTP window: tests that compare codes freeze the
+# TOTP clock here, so a window boundary passing during a test cannot change a code.
+TOTP_MOMENT = 1_788_000_015.0
+
+
+def freeze_totp_clock(monkeypatch, at: float = TOTP_MOMENT) -> float:
+    """Make ``pyotp.TOTP.now()`` and ``verify()`` (without ``for_time``) see ``at``."""
+    import pyotp
+
+    verify = pyotp.TOTP.verify
+    monkeypatch.setattr(pyotp.TOTP, "now", lambda self: self.at(at))
+    monkeypatch.setattr(
+        pyotp.TOTP,
+        "verify",
+        lambda self, otp, for_time=None, valid_window=0: verify(
+            self, otp, for_time=at if for_time is None else for_time, valid_window=valid_window
+        ),
+    )
+    return at
 
 
 def load_fixture(route: str, case: str) -> Any:

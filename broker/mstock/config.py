@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -68,9 +72,62 @@ def _env(name: str) -> str | None:
     return value or None
 
 
-def _data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "mstock-openalgo"
+APP_NAME = "mstock-openalgo"
+
+
+def conventional_data_dir(platform: str, environ: Mapping[str, str], home: Path) -> Path:
+    """Where an application keeps its data on ``platform``, by that platform's convention.
+
+    Windows: ``%LOCALAPPDATA%`` (the session file holds a token bound to this machine's
+    whitelisted IP, so it must not roam); macOS: ``~/Library/Application Support``;
+    elsewhere the XDG base directory (``$XDG_DATA_HOME``, else ``~/.local/share``).
+    """
+    if platform.startswith("win"):
+        base = environ.get("LOCALAPPDATA", "").strip()
+        return (Path(base) if base else home / "AppData" / "Local") / APP_NAME
+    if platform == "darwin":
+        return home / "Library" / "Application Support" / APP_NAME
+    base = environ.get("XDG_DATA_HOME", "").strip()
+    # The XDG specification ignores relative paths.
+    return (Path(base) if base and os.path.isabs(base) else home / ".local" / "share") / APP_NAME
+
+
+def data_dir() -> Path:
+    """This user's data folder for the standalone symbol store and the CLI session.
+
+    platformdirs (an optional extra; OpenAlgo ships it) knows more platforms' rules;
+    without it the same conventions are applied here.
+    """
+    env = os.environ
+    return _data_dir(sys.platform, env.get("XDG_DATA_HOME"), env.get("LOCALAPPDATA"), env.get("HOME"), env.get("USERPROFILE"))
+
+
+@lru_cache(maxsize=8)
+def _data_dir(platform: str, *environment: str | None) -> Path:
+    # Cached by every input it depends on: settings() runs on each face call.
+    try:
+        import platformdirs
+    except ImportError:
+        return conventional_data_dir(platform, os.environ, Path.home())
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False, roaming=False))
+
+
+def server_data_dir(base_url: str, root: Path | None = None) -> Path:
+    """The data folder for one mStock server.
+
+    The real API keeps the top folder; any other server (the sandbox on loopback, a test
+    gateway) gets its own subfolder, so pointing ``MSTOCK_BASE_URL`` at a sandbox never
+    replaces the live symbol table or the live session.
+    """
+    root = root if root is not None else data_dir()
+    parts = urlsplit(base_url)
+    default = urlsplit(DEFAULT_BASE_URL)
+    host = (parts.hostname or "").lower()
+    if host == default.hostname and (parts.port or 443) == 443 and parts.scheme == "https":
+        return root
+    kind = "sandbox" if _is_loopback(host) else "server"
+    name = re.sub(r"[^A-Za-z0-9.-]", "_", f"{host}-{parts.port or ''}").strip("-_")
+    return root / "servers" / f"{kind}-{name}"
 
 
 def check_transport_url(url: str, *, schemes: tuple[str, str]) -> str:
@@ -104,6 +161,7 @@ def settings() -> Settings:
     base_url = check_transport_url(_env("MSTOCK_BASE_URL") or DEFAULT_BASE_URL, schemes=("https", "http"))
     ws_url = check_transport_url(_env("MSTOCK_WS_URL") or DEFAULT_WS_URL, schemes=("wss", "ws"))
     session_file = _env("MSTOCK_SESSION_FILE")
+    database_url = _env("DATABASE_URL")
     return Settings(
         client_code=_env("BROKER_API_KEY"),
         api_key=_env("BROKER_API_SECRET"),
@@ -111,8 +169,8 @@ def settings() -> Settings:
         ws_url=ws_url,
         password=_env("MSTOCK_PASSWORD"),
         totp_secret=_env("MSTOCK_TOTP_SECRET"),
-        database_url=_env("DATABASE_URL") or f"sqlite:///{_data_dir() / 'mstock.db'}",
-        session_file=Path(session_file) if session_file else _data_dir() / "session.json",
+        database_url=database_url or f"sqlite:///{(server_data_dir(base_url) / 'mstock.db').as_posix()}",
+        session_file=Path(session_file) if session_file else server_data_dir(base_url) / "session.json",
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
 
 # Column order of OpenAlgo's ``symtoken`` table (minus ``id`` and the crypto-only
 # ``contract_value``); rows travel as tuples in this order for speed.
@@ -19,6 +22,35 @@ SYMTOKEN_COLUMNS: tuple[str, ...] = (
     "instrumenttype",
     "tick_size",
 )
+
+
+_MONTHS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)}
+_EXPIRY = re.compile(r"^(\d{1,2})-([A-Za-z]{3})-(\d{2}|\d{4})$")
+
+
+@lru_cache(maxsize=4096)
+def expiry_date(text: str | None) -> date | None:
+    """An expiry as OpenAlgo writes it (``DD-MMM-YY``, e.g. ``05-JAN-27``) as a date.
+
+    Expiries must be compared as dates: as text ``05-JAN-27`` sorts before ``08-DEC-26``.
+    Parsed by hand (``strptime``'s ``%b`` follows the locale). ``None`` when blank or unreadable.
+    """
+    match = _EXPIRY.match((text or "").strip())
+    if not match:
+        return None
+    day, month, year = match.groups()
+    number = _MONTHS.get(month.upper())
+    if number is None:
+        return None
+    try:
+        return date(int(year) + (2000 if len(year) == 2 else 0), number, int(day))
+    except ValueError:
+        return None
+
+
+def expiry_order(text: str | None) -> date:
+    """A sort key: no expiry first (cash instruments, indices), then the nearest expiry."""
+    return expiry_date(text) or date.min
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def logged_in(sandbox) -> str:
-    return login_headless().access_token
+    return login_headless().session.access_token
 
 
 def test_cli_login_then_contract_download_fills_the_symbol_table(sandbox, capsys):

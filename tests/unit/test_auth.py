@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 
 import pyotp
 import pytest
@@ -13,7 +12,8 @@ from responses import matchers
 
 from broker.mstock.account import session
 from broker.mstock.api import auth_api
-from broker.mstock.errors import SessionExpired
+from broker.mstock.errors import MStockError, SessionExpired
+from broker.mstock.local import session_file as session_store
 
 from ..helpers import (
     ACCESS_TOKEN,
@@ -24,6 +24,7 @@ from ..helpers import (
     REQUEST_TOKEN,
     TOTP_SECRET,
     add_route,
+    freeze_totp_clock,
     sent_json,
 )
 
@@ -54,7 +55,8 @@ def test_login_sends_an_empty_totp_in_step_one(mock_api):
     assert sent_json(mock_api.calls[0])["totp"] == ""
 
 
-def test_base32_secret_instead_of_a_code_is_turned_into_the_current_code(mock_api):
+def test_base32_secret_instead_of_a_code_is_turned_into_the_current_code(mock_api, monkeypatch):
+    freeze_totp_clock(monkeypatch)
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="ok")
     token, _, error = auth_api.authenticate_with_totp(PASSWORD, TOTP_SECRET.lower())
@@ -97,13 +99,17 @@ def test_wrong_totp_without_a_secret_is_reported(mock_api):
 
 
 def test_totp_rollover_retries_once_with_a_fresh_code(mock_api, monkeypatch):
+    # The clock is frozen: a real 30 s boundary passing mid-test would change "now".
+    now = freeze_totp_clock(monkeypatch)
     monkeypatch.setenv("MSTOCK_TOTP_SECRET", TOTP_SECRET)
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="wrong_totp", status=400)
     add_route(mock_api, "auth.verify_totp", case="ok")
-    stale = pyotp.TOTP(TOTP_SECRET).at(time.time() - 30)
+    stale = pyotp.TOTP(TOTP_SECRET).at(now - 30)
+    fresh = pyotp.TOTP(TOTP_SECRET).at(now)
+    assert stale != fresh
     assert auth_api.authenticate_with_totp(PASSWORD, stale) == (ACCESS_TOKEN, FEED_TOKEN, None)
-    assert [sent_json(c)["totp"] for c in mock_api.calls[1:]] == [stale, pyotp.TOTP(TOTP_SECRET).now()]
+    assert [sent_json(c)["totp"] for c in mock_api.calls[1:]] == [stale, fresh]
 
 
 def test_expired_api_key_is_explained(mock_api):
@@ -189,19 +195,85 @@ def test_logout_of_an_expired_session_succeeds(mock_api):
     assert auth_api.logout(ACCESS_TOKEN) == (True, None)
 
 
-def test_headless_login_saves_a_private_session_and_reuses_it(mock_api, monkeypatch, tmp_path):
-    monkeypatch.setenv("MSTOCK_PASSWORD", PASSWORD)
+def _headless_env(monkeypatch, password: str = PASSWORD) -> None:
+    monkeypatch.setenv("MSTOCK_PASSWORD", password)
     monkeypatch.setenv("MSTOCK_TOTP_SECRET", TOTP_SECRET)
+
+
+def test_headless_login_saves_a_private_session_and_reuses_it_while_alive(mock_api, monkeypatch, tmp_path):
+    _headless_env(monkeypatch)
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="ok")
+    add_route(mock_api, "user.funds", case="ok")
     first = session.login_headless()
     second = session.login_headless()
-    assert first == second
-    assert len(mock_api.calls) == 2
+    assert (first.reused, second.reused) == (False, True)
+    assert first.session == second.session
+    # One login, then one authenticated read to check the saved session is alive.
+    assert [c.request.url.rsplit("/", 2)[-2:] for c in mock_api.calls] == [
+        ["connect", "login"], ["session", "verifytotp"], ["user", "fundsummary"]
+    ]
     path = tmp_path / "session.json"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert session.current_auth_token() == ACCESS_TOKEN
-    assert first.client_name == "RAHUL KUMAR"
+    assert first.session.client_name == "RAHUL KUMAR"
+    text = path.read_text()
+    for secret in (PASSWORD, TOTP_SECRET, API_KEY):
+        assert secret not in text
+
+
+def test_login_logs_in_again_when_mstock_has_ended_the_saved_session(mock_api, monkeypatch, tmp_path):
+    _headless_env(monkeypatch)
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    session.login_headless()
+    add_route(mock_api, "user.funds", case="expired", status=401)
+    again = session.login_headless()
+    assert again.reused is False
+    assert [c.request.url.rsplit("/", 1)[-1] for c in mock_api.calls] == [
+        "login", "verifytotp", "fundsummary", "login", "verifytotp"
+    ]
+
+
+def test_a_wrong_password_never_succeeds_with_the_saved_session(mock_api, monkeypatch):
+    _headless_env(monkeypatch)
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    session.login_headless()
+    mock_api.reset()
+    _headless_env(monkeypatch, password="not-the-password")
+    add_route(mock_api, "auth.login", case="wrong_password", status=401)
+    with pytest.raises(MStockError) as caught:
+        session.login_headless()
+    assert "Invalid username or password" in str(caught.value)
+    assert len(mock_api.calls) == 1  # it really tried the password; no funds call, no reuse
+
+
+def test_a_session_file_without_a_credential_fingerprint_is_not_reused(mock_api, monkeypatch, tmp_path):
+    _headless_env(monkeypatch)
+    old = session_store.new_session("tok-old-0123456789", None, client_code=CLIENT_CODE, base_url="https://api.mstock.trade")
+    session_store.save(tmp_path / "session.json", old)
+    add_route(mock_api, "auth.login", case="ok")
+    add_route(mock_api, "auth.verify_totp", case="ok")
+    assert session.login_headless().reused is False
+    assert session.current_auth_token() == ACCESS_TOKEN
+
+
+def test_current_token_explains_an_expired_saved_session(tmp_path):
+    from datetime import datetime, timedelta
+
+    from broker.mstock.clock import IST
+
+    yesterday = datetime.now(IST) - timedelta(days=1)
+    old = session_store.new_session("tok-old-0123456789", None, client_code=CLIENT_CODE,
+                                    base_url="https://api.mstock.trade", now=yesterday)
+    session_store.save(tmp_path / "session.json", old)
+    with pytest.raises(SessionExpired) as caught:
+        session.current_auth_token()
+    assert str(caught.value) == (
+        "the mStock session has expired (mStock sessions end at midnight IST): "
+        "log in again with `mstock-openalgo login`"
+    )
 
 
 def test_headless_login_names_missing_variables(monkeypatch):

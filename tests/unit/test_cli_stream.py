@@ -82,3 +82,22 @@ def test_needs_a_login(monkeypatch):
     args = build_parser().parse_args(["stream", "SBIN:NSE"])
     with pytest.raises(SessionExpired):
         stream.run(args)
+
+
+def test_nothing_to_stream_is_one_error(live):
+    with pytest.raises(ValidationError) as caught:
+        run(["NOPE:NSE", "--seconds", "1"])
+    assert str(caught.value) == "nothing to stream: NSE:NOPE: unknown symbol NOPE on NSE"
+
+
+def test_the_stream_stops_when_its_reader_goes_away(live):
+    from broker.mstock.cli.output import PipeGuard
+
+    class Gone(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    args = build_parser().parse_args(["stream", "SBIN:NSE"])  # no --count, no --seconds
+    out, err = PipeGuard(Gone()), io.StringIO()
+    assert stream.run(args, out=out, err=err) == 0
+    assert out.reader_gone and err.getvalue() == ""

@@ -180,7 +180,7 @@ def test_cli_download_prints_a_summary_per_exchange(mock_api, session, capsys):
 
 def test_cli_download_without_login_says_how_to_log_in(capsys):
     assert cli_main(["contract", "download"]) == 1
-    assert "log in first: mstock-openalgo login" in capsys.readouterr().err
+    assert "log in first with `mstock-openalgo login`" in capsys.readouterr().err
 
 
 def test_cli_search_and_show(old_table, capsys):

@@ -20,9 +20,11 @@ def logged_in(monkeypatch):
 
 def test_order_place(mock_api, symbols, capsys):
     add_route(mock_api, "orders.place", PLACED)
+    add_route(mock_api, "orders.list", book(order_row()))  # the CLI reads the new order back once
     code = main(["order", "place", "SBIN", "NSE", "buy", "10", "--pricetype", "LIMIT", "--price", "570.05", "--amo"])
     assert code == 0
-    assert "1191241106101" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1191241106101" in out and "open" in out
     sent = sent_json(mock_api.calls[0])
     assert (sent["variety"], sent["price"], sent["quantity"]) == ("AMO", "570.05", "10")
 
@@ -38,7 +40,8 @@ def test_orders_table(mock_api, symbols, capsys):
     add_route(mock_api, "orders.list", book(order_row(), order_row(orderid="2", status="Traded")))
     assert main(["orders"]) == 0
     out = capsys.readouterr().out
-    assert "1191241106101" in out and "complete" in out and "total_open_orders" in out
+    assert "1191241106101" in out and "complete" in out
+    assert "2 orders: 1 open (0 trigger pending), 1 complete, 0 rejected" in out
 
 
 def test_cancel_all_needs_yes(mock_api, symbols, capsys):

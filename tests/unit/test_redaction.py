@@ -10,7 +10,16 @@ from broker.mstock.account import login
 from broker.mstock.api import auth_api, funds
 from broker.mstock.redact import SecretFilter, mask_id, redact, register_secret
 
-from ..helpers import ACCESS_TOKEN, API_KEY, FEED_TOKEN, PASSWORD, REQUEST_TOKEN, TOTP_SECRET, add_route
+from ..helpers import (
+    ACCESS_TOKEN,
+    API_KEY,
+    FEED_TOKEN,
+    PASSWORD,
+    REQUEST_TOKEN,
+    TOTP_SECRET,
+    add_route,
+    freeze_totp_clock,
+)
 
 REFRESH_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJSRUZSRVNIIjoiMSJ9.c2lnbmF0dXJlLXJlZnJlc2g"
 
@@ -24,11 +33,10 @@ def test_full_session_at_debug_logs_no_secret(mock_api, caplog, monkeypatch, fre
     add_route(mock_api, "user.funds", case="ok")
     add_route(mock_api, "auth.logout", case="ok")
 
-    import time
-
     import pyotp
 
-    code = pyotp.TOTP(TOTP_SECRET).at(time.time() - 30)  # a stale code: forces the rollover retry
+    now = freeze_totp_clock(monkeypatch)  # a 30 s boundary mid-test must not change "now"
+    code = pyotp.TOTP(TOTP_SECRET).at(now - 30)  # a stale code: forces the rollover retry
     token, feed, error = auth_api.authenticate_with_totp(PASSWORD, code)
     assert error is None
     funds.get_margin_data(token)

@@ -2,7 +2,8 @@
 
 Everything goes through the same functions OpenAlgo calls (``BrokerData``,
 ``calculate_margin_api``), with the saved CLI session (``mstock-openalgo login``) and the
-symbols of ``mstock-openalgo contract download``.
+symbols of ``mstock-openalgo contract download``. An instrument may be written
+``SBIN:NSE``, ``NSE:SBIN`` or ``SBIN NSE``.
 """
 
 from __future__ import annotations
@@ -15,37 +16,59 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import ValidationError
+from .common import auth, fail, json_option, lookup
+from .instruments import instrument_and, parse_instrument_list, take_instrument
+from .output import console, print_kv, print_table
 from .progress import ProgressBar
-from .table import print_kv, print_table
+from .table import Column
 
-QUOTE_COLUMNS = ("symbol", "exchange", "ltp", "open", "high", "low", "prev_close", "volume", "bid", "ask", "oi", "error")
+QUOTE_COLUMNS = (
+    Column("symbol"),
+    Column("exchange", "exch", priority=3),
+    Column("ltp"),
+    Column("open", priority=5),
+    Column("high", priority=6),
+    Column("low", priority=7),
+    Column("prev_close", "prev close", priority=4),
+    Column("volume", priority=2),
+    Column("bid", priority=1),
+    Column("ask", priority=1),
+    Column("oi", priority=8),
+)
+HISTORY_COLUMNS = ("time (IST)", "open", "high", "low", "close", "volume", Column("oi", priority=1))
 HISTORY_TABLE_LIMIT = 40  # rows printed in full; longer results show head and tail
+INDEX_EXCHANGES = frozenset({"NSE_INDEX", "BSE_INDEX", "MCX_INDEX"})
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("quote", help="quote one or more instruments: SYMBOL EXCHANGE ... or SYMBOL:EXCHANGE ...")
-    p.add_argument("items", nargs="+", metavar="SYMBOL EXCHANGE", help="pairs like 'SBIN NSE' or 'SBIN:NSE NIFTY:NSE_INDEX'")
+    p = sub.add_parser("quote", help="quote one or more instruments: SBIN:NSE NSE:RELIANCE NIFTY NSE_INDEX ...")
+    p.add_argument("items", nargs="+", metavar="SYMBOL:EXCHANGE", help="e.g. SBIN:NSE, NSE:SBIN or 'SBIN NSE'")
+    json_option(p)
     p.set_defaults(func=_quote)
 
-    p = sub.add_parser("depth", help="five-level market depth of one instrument")
-    p.add_argument("symbol")
-    p.add_argument("exchange")
+    p = sub.add_parser("depth", help="five-level market depth of one instrument", usage="%(prog)s SYMBOL:EXCHANGE [--json]")
+    p.add_argument("instrument", nargs="+", metavar="SYMBOL:EXCHANGE", help="e.g. SBIN:NSE, NSE:SBIN or 'SBIN NSE'")
+    json_option(p)
     p.set_defaults(func=_depth)
 
-    p = sub.add_parser("history", help="historical candles (FROM and TO are inclusive IST dates, YYYY-MM-DD)")
-    p.add_argument("symbol")
-    p.add_argument("exchange")
-    p.add_argument("interval", help="1m 3m 5m 10m 15m 30m 1h D W M")
-    p.add_argument("start", metavar="FROM")
-    p.add_argument("end", metavar="TO")
+    p = sub.add_parser(
+        "history",
+        help="historical candles (FROM and TO are inclusive IST dates, YYYY-MM-DD)",
+        usage="%(prog)s SYMBOL:EXCHANGE INTERVAL FROM TO [--csv FILE] [--json]",
+    )
+    p.add_argument("words", nargs="+", metavar="SYMBOL:EXCHANGE INTERVAL FROM TO",
+                   help="e.g. SBIN:NSE D 2026-01-01 2026-01-31; intervals 1m 3m 5m 10m 15m 30m 1h D W M")
     p.add_argument("--csv", metavar="FILE", help="write all candles to FILE as CSV ('-' for standard output)")
+    json_option(p)
     p.set_defaults(func=_history)
 
-    p = sub.add_parser("margin", help="margin required for an order (add --leg for a basket)")
-    p.add_argument("symbol")
-    p.add_argument("exchange")
-    p.add_argument("action", type=str.upper, choices=("BUY", "SELL"))
-    p.add_argument("quantity")
+    p = sub.add_parser(
+        "margin",
+        help="margin required for an order (add --leg for a basket)",
+        usage="%(prog)s SYMBOL:EXCHANGE ACTION QUANTITY [options]",
+    )
+    p.add_argument("words", nargs="+", metavar="SYMBOL:EXCHANGE ACTION QUANTITY",
+                   help="e.g. SBIN:NSE BUY 10 or NIFTY28NOV24FUT NFO SELL 75")
     p.add_argument("--product", type=str.upper, default="MIS", choices=("CNC", "MIS", "NRML"))
     p.add_argument("--pricetype", type=str.upper, default="MARKET", choices=("MARKET", "LIMIT", "SL", "SL-M"))
     p.add_argument("--price", default="0")
@@ -57,6 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SPEC",
         help="another leg: SYMBOL:EXCHANGE:ACTION:QTY[:PRODUCT[:PRICE[:TRIGGER]]]",
     )
+    json_option(p)
     p.set_defaults(func=_margin)
 
 
@@ -64,30 +88,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_instrument_args(items: Sequence[str]) -> list[dict[str, str]]:
-    """``["SBIN", "NSE", "NIFTY:NSE_INDEX"]`` -> ``[{"symbol": "SBIN", "exchange": "NSE"}, ...]``."""
-    out: list[dict[str, str]] = []
-    index = 0
-    while index < len(items):
-        item = items[index].strip()
-        if ":" in item:
-            symbol, _, exchange = item.rpartition(":")
-            index += 1
-        elif index + 1 < len(items):
-            symbol, exchange = item, items[index + 1].strip()
-            index += 2
-        else:
-            raise ValidationError(f"{item!r} has no exchange: write '{item} NSE' or '{item}:NSE'")
-        if not symbol or not exchange:
-            raise ValidationError(f"cannot read an instrument from {item!r}")
-        out.append({"symbol": symbol.strip().upper(), "exchange": exchange.strip().upper()})
-    return out
+    """``["SBIN", "NSE", "NSE_INDEX:NIFTY"]`` -> ``[{"symbol": "SBIN", "exchange": "NSE"}, ...]``."""
+    return parse_instrument_list(items, lookup())
 
 
 def _broker_data():
-    from ..account.session import current_auth_token
     from ..api.data import BrokerData
 
-    return BrokerData(current_auth_token())
+    return BrokerData(auth())
 
 
 def _ist_text(epoch: int, daily: bool) -> str:
@@ -105,36 +113,53 @@ def _quote(args: argparse.Namespace) -> int:
     wanted = parse_instrument_args(args.items)
     results = _broker_data().get_multiquotes(wanted)
     rows = [{"symbol": r["symbol"], "exchange": r["exchange"], **r.get("data", {}), "error": r.get("error", "")} for r in results]
-    print_table(rows, QUOTE_COLUMNS)
-    return 1 if any(r.get("error") for r in results) else 0
+    quoted = [r for r in rows if not r["error"]]
+    failed = [r for r in rows if r["error"]]
+    console().show(rows, lambda: print_table(quoted, QUOTE_COLUMNS) if quoted else None)
+    if failed:
+        raise ValidationError("; ".join(f"{r['symbol']} {r['exchange']}: {r['error']}" for r in failed))
+    return 0
 
 
 def _depth(args: argparse.Namespace) -> int:
-    depth = _broker_data().get_depth(args.symbol.upper(), args.exchange.upper())
+    (symbol, exchange), rest = take_instrument(args.instrument, lookup())
+    if rest:
+        raise ValidationError(f"depth takes one instrument; unexpected {' '.join(rest)!r}")
+    if exchange in INDEX_EXCHANGES:
+        raise ValidationError(
+            f"{symbol} on {exchange} is an index: indices are not traded, so they have no market depth "
+            f"(try `mstock-openalgo quote {symbol}:{exchange}`)"
+        )
+    depth = _broker_data().get_depth(symbol, exchange)
     levels = [
         {"level": i + 1, "bid qty": bid["quantity"], "bid": bid["price"], "ask": ask["price"], "ask qty": ask["quantity"]}
         for i, (bid, ask) in enumerate(zip(depth["bids"], depth["asks"]))
     ]
-    print_table(levels, ["level", "bid qty", "bid", "ask", "ask qty"], title=f"{args.symbol.upper()} {args.exchange.upper()} depth")
-    print()
-    print_kv({k: v for k, v in depth.items() if k not in ("bids", "asks")})
+
+    def human() -> None:
+        print_table(levels, ["level", "bid qty", "bid", "ask", "ask qty"], title=f"{symbol} {exchange} depth")
+        console().line()
+        print_kv({k: v for k, v in depth.items() if k not in ("bids", "asks")})
+
+    console().show(depth, human)
     return 0
 
 
 def _history(args: argparse.Namespace) -> int:
     from .. import host
-    from ..account.session import current_auth_token
     from ..mapping.symbols import require_instrument
-    from ..market.history import fetch_history
+    from ..market.history import fetch_history, to_ist_date
     from ..market.intervals import interval_for
     from ..transport.client import get_client
 
-    exchange = args.exchange.upper()
-    interval = interval_for(args.interval)
-    record = require_instrument(args.symbol.upper(), exchange, host.symbols())
-    frame = fetch_history(
-        get_client(current_auth_token()), record, exchange, interval.key, args.start, args.end, progress=ProgressBar().for_stage("history")
-    )
+    symbol, exchange, (interval_text, start, end) = instrument_and(args.words, ("INTERVAL", "FROM", "TO"), lookup())
+    interval = interval_for(interval_text)
+    first, last = to_ist_date(start), to_ist_date(end)
+    if first > last:
+        raise ValidationError(f"FROM {first} is after TO {last}: give the earlier date first")
+    record = require_instrument(symbol, exchange, host.symbols())
+    with ProgressBar() as bar:
+        frame = fetch_history(get_client(auth()), record, exchange, interval.key, first, last, progress=bar.for_stage("history"))
     rows = [
         {"time (IST)": _ist_text(int(r["timestamp"]), interval.daily), **{k: r[k] for k in ("timestamp", "open", "high", "low", "close", "volume", "oi")}}
         for r in frame.to_dict(orient="records")
@@ -142,15 +167,17 @@ def _history(args: argparse.Namespace) -> int:
     if args.csv:
         _write_csv(rows, args.csv)
         if args.csv != "-":
-            print(f"{len(rows)} candles written to {args.csv}", file=sys.stderr)
+            console().note(f"{len(rows)} candles written to {args.csv}")
+        return 0
+    if console().json_mode:
+        console().json([{k: r[k] for k in ("timestamp", "open", "high", "low", "close", "volume", "oi")} for r in rows])
         return 0
     shown: list[dict[str, Any]] = rows
     if len(rows) > HISTORY_TABLE_LIMIT:
         half = HISTORY_TABLE_LIMIT // 2
         gap = {"time (IST)": f"... {len(rows) - 2 * half} more (use --csv) ..."}
         shown = rows[:half] + [gap] + rows[-half:]
-    print_table(shown, ["time (IST)", "open", "high", "low", "close", "volume", "oi"],
-                title=f"{record.symbol} {exchange} {interval.key}: {len(rows)} candles")
+    print_table(shown, HISTORY_COLUMNS, title=f"{record.symbol} {exchange} {interval.key}: {len(rows)} candles")
     return 0
 
 
@@ -172,10 +199,11 @@ def _leg_from_spec(spec: str, defaults: argparse.Namespace) -> dict[str, str]:
     if len(parts) < 4:
         raise ValidationError(f"leg {spec!r}: expected SYMBOL:EXCHANGE:ACTION:QTY[:PRODUCT[:PRICE[:TRIGGER]]]")
     parts += [""] * (7 - len(parts))
-    symbol, exchange, action, quantity, product, price, trigger = parts[:7]
+    first, second, action, quantity, product, price, trigger = parts[:7]
+    symbol, exchange, _ = instrument_and([f"{first}:{second}"], (), lookup())
     return {
-        "symbol": symbol.upper(),
-        "exchange": exchange.upper(),
+        "symbol": symbol,
+        "exchange": exchange,
         "action": action.upper(),
         "quantity": quantity,
         "product": (product or defaults.product).upper(),
@@ -186,15 +214,15 @@ def _leg_from_spec(spec: str, defaults: argparse.Namespace) -> dict[str, str]:
 
 
 def _margin(args: argparse.Namespace) -> int:
-    from ..account.session import current_auth_token
     from ..api.margin_api import calculate_margin_api
 
+    symbol, exchange, (action, quantity) = instrument_and(args.words, ("ACTION", "QUANTITY"), lookup())
     positions = [
         {
-            "symbol": args.symbol.upper(),
-            "exchange": args.exchange.upper(),
-            "action": args.action,
-            "quantity": args.quantity,
+            "symbol": symbol,
+            "exchange": exchange,
+            "action": action.upper(),
+            "quantity": quantity,
             "product": args.product,
             "pricetype": args.pricetype,
             "price": args.price,
@@ -202,14 +230,23 @@ def _margin(args: argparse.Namespace) -> int:
         }
     ]
     positions += [_leg_from_spec(spec, args) for spec in args.leg]
-    response, data = calculate_margin_api(positions, current_auth_token())
+    response, data = calculate_margin_api(positions, auth())
     if response.status != 200:
-        print(f"error: {data.get('message')}", file=sys.stderr)
-        return 1
-    figures = {k: v for k, v in data["data"].items() if k != "breakup"}
-    print_kv(figures, title=f"Margin for {len(positions)} leg(s) (INR)")
-    breakup = data["data"].get("breakup") or {}
-    if breakup:
-        print()
-        print_table([{"component": k, "amount": v} for k, v in breakup.items()], ["component", "amount"])
+        fail(data, response.status)
+    figures = data["data"]
+
+    def human() -> None:
+        # Only what mStock reported: zero components say nothing (its breakup lists every
+        # component, most of them 0).
+        shown = {"total margin required": figures["total_margin_required"]}
+        if figures.get("trade_value"):
+            shown["trade value"] = figures["trade_value"]
+        for name, amount in (figures.get("breakup") or {}).items():
+            if amount:
+                shown[name.replace("_", " ")] = amount
+        print_kv(shown, title=f"Margin for {len(positions)} leg(s) (INR)")
+        if len(shown) == 1:
+            console().line("(mStock gave no breakdown of this amount)")
+
+    console().show(figures, human)
     return 0

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from ..clock import IST
 from ..errors import ValidationError
 from ..streaming.protocol import MODE_BY_NAME
+from .instruments import parse_instrument
 
 _WAIT_STEP = 0.25  # seconds; keeps Ctrl-C responsive while waiting
 
@@ -30,19 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", choices=("ltp", "quote", "depth"), default="quote")
     p.add_argument("--count", type=int, default=0, help="stop after this many ticks")
     p.add_argument("--seconds", type=float, default=0.0, help="stop after this many seconds")
-    p.add_argument("--json", action="store_true", help="print each payload as one JSON line")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print each payload as one JSON line")
     p.set_defaults(func=run)
 
 
-def parse_instruments(items: Sequence[str]) -> list[tuple[str, str]]:
-    """``["SBIN:NSE", "nifty:nse_index"]`` -> ``[("SBIN", "NSE"), ("NIFTY", "NSE_INDEX")]``."""
-    out = []
-    for item in items:
-        symbol, _, exchange = item.strip().rpartition(":")
-        if not symbol or not exchange:
-            raise ValidationError(f"cannot read {item!r}: write SYMBOL:EXCHANGE, e.g. SBIN:NSE")
-        out.append((symbol.upper(), exchange.upper()))
-    return out
+def parse_instruments(items: Sequence[str], lookup: Any = None) -> list[tuple[str, str]]:
+    """``["SBIN:NSE", "nse_index:nifty"]`` -> ``[("SBIN", "NSE"), ("NIFTY", "NSE_INDEX")]``."""
+    return [parse_instrument(item, lookup) for item in items]
 
 
 def format_tick(data: dict[str, Any]) -> str:
@@ -78,7 +73,10 @@ def run(
 
     out = out or sys.stdout
     err = err or sys.stderr
-    instruments = parse_instruments(args.instruments)
+    from .. import host
+
+    instruments = parse_instruments(args.instruments, host.symbols())
+    as_json = bool(getattr(args, "json", False))
     mode = MODE_BY_NAME[args.mode]
     current_auth_token()  # fail now, with the login hint, rather than inside the feed thread
 
@@ -92,11 +90,11 @@ def run(
         with lock:
             if done.is_set():
                 return
-            out.write((json.dumps(data) if args.json else format_tick(data)) + "\n")
+            out.write((json.dumps(data) if as_json else format_tick(data)) + "\n")
             out.flush()
             seen += 1
-            if args.count and seen >= args.count:
-                done.set()
+            if (args.count and seen >= args.count) or getattr(out, "reader_gone", False):
+                done.set()  # enough ticks, or nobody reads them any more (`| head`)
 
     def on_state(state: str, reason: str) -> None:
         if state == "stood_down":
@@ -113,15 +111,17 @@ def run(
         err.write(f"error: {result.get('message')}\n")
         return 1
     try:
-        subscribed = 0
+        subscribed, refused = 0, []
         for symbol, exchange in instruments:
             reply = adapter.subscribe(symbol, exchange, mode, 5)
             if reply.get("status") == "success":
                 subscribed += 1
             else:
-                err.write(f"{exchange}:{symbol}: {reply.get('message')}\n")
+                refused.append(f"{exchange}:{symbol}: {reply.get('message')}")
         if not subscribed:
-            return 1
+            raise ValidationError("nothing to stream: " + "; ".join(refused))
+        for line in refused:
+            err.write(line + "\n")
         adapter.connect()
         _wait(done, args.seconds)
     finally:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import ConfigError, MStockError
-from ..records import SYMTOKEN_COLUMNS, SymbolRecord
+from ..records import SYMTOKEN_COLUMNS, SymbolRecord, expiry_order
 from ..redact import guard_logger
 
 # host.py imports this module (it is the standalone half of the host seam), so the
@@ -69,7 +69,7 @@ _INSERT = f"INSERT INTO {_STAGING} ({', '.join(SYMTOKEN_COLUMNS)}) VALUES ({', '
 _SELECT = f"SELECT {', '.join(SYMTOKEN_COLUMNS)} FROM {TABLE} ORDER BY id"
 
 _SYMBOL, _BRSYMBOL, _NAME, _EXCHANGE, _BREXCHANGE, _TOKEN = range(6)
-_STRIKE = 7
+_EXPIRY, _STRIKE = 6, 7
 
 
 class SymbolStoreError(MStockError):
@@ -305,7 +305,8 @@ class SymbolStore:
         """Rows matching every term of ``query`` (symbol, brsymbol, name, token, or strike).
 
         Ranked like OpenAlgo's cache search: exact symbol, then prefix, then substring of the
-        symbol, then matches on the other fields; ties by symbol.
+        symbol, then matches on the other fields; within a rank by underlying, then nearest
+        expiry (as a date, never as text), then strike, then symbol.
         """
         terms = [t for t in (query or "").upper().split() if t]
         if not terms or limit <= 0:
@@ -337,7 +338,8 @@ class SymbolStore:
             else:
                 rank = 0 if symbol == first else 1 if symbol.startswith(first) else 2 if first in symbol else 3
                 hits.append((rank, symbol, row))
-        hits.sort(key=lambda h: (h[0], len(h[1]), h[1], h[2][_EXCHANGE]))
+        hits.sort(key=lambda h: (h[0], h[2][_NAME] or "", expiry_order(h[2][_EXPIRY]), h[2][_STRIKE], len(h[1]), h[1],
+                                 h[2][_EXCHANGE]))
         return [SymbolRecord(*h[2]) for h in hits[:limit]]
 
 

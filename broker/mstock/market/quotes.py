@@ -83,7 +83,7 @@ class _QuoteCapabilities:
     def downgrade(self) -> None:
         with self._lock:
             if self.mode != OHLC:
-                log.info("mStock rejected quote mode FULL; using OHLC from now on (spec 8.1)")
+                log.info("mStock rejected quote mode FULL; using OHLC from now on")
             self.mode = OHLC
 
     def note_depth(self, present: bool) -> None:

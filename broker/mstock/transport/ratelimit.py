@@ -79,7 +79,8 @@ class RateLimiter:
                     return waited
             if waited + wait > max_wait:
                 raise RateLimited(
-                    f"client-side {category.value} rate limit (spec 2.1): next slot in {wait:.1f}s"
+                    f"mStock's {category.value} rate limit reached (counted here, before sending): "
+                    f"next free slot in {wait:.1f}s"
                 )
             self._sleep(wait)
             waited += wait
