@@ -39,6 +39,10 @@ def make_context(stack: Stack, out_dir: Path, *, browser: bool) -> Context:
     return ctx
 
 
+def _print_now(line: str) -> None:
+    print(line, flush=True)  # one row at a time, also when piped into a log
+
+
 def run_verify(
     openalgo_path: str,
     *,
@@ -46,9 +50,10 @@ def run_verify(
     browser: bool = False,
     out: str | None = None,
     keep: bool = False,
-    write: Callable[[str], None] = print,
+    write: Callable[[str], None] | None = None,
 ) -> int:
     """Run every check against a throw-away copy of ``openalgo_path``; 0 only if all passed."""
+    write = write or _print_now
     if browser:
         from .browser import BrowserUnavailable, find_binaries
 
