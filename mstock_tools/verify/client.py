@@ -166,6 +166,13 @@ class OpenAlgoFeed:
         expect(not failed, f"{mode} subscription refused for {failed}")
         return reply
 
+    def subscribe_orders(self) -> dict[str, Any]:
+        """Order-status events of this account (``{"type": "order_update", ...}`` messages)."""
+        self.send({"action": "subscribe_orders"})
+        reply = self.wait_for(lambda m: m.get("type") in ("subscribe_orders", "error"), "reply to subscribe_orders")
+        expect(reply.get("status") == "success", f"subscribe_orders refused: {reply.get('message') or reply}")
+        return reply
+
     def unsubscribe(self, symbols: list[tuple[str, str]], mode: str) -> None:
         self.send({"action": "unsubscribe", "mode": mode,
                    "symbols": [{"symbol": s, "exchange": e} for s, e in symbols]})

@@ -35,13 +35,23 @@ from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
 
-# Top-level entries of a checkout that hold a user's data or environment, never code.
+# What a checkout holds besides OpenAlgo's code: the user's data, secrets, environments and
+# strategies. None of it is copied (OpenAlgo's own .gitignore lists the same things); the
+# folders OpenAlgo expects are re-created empty.
 _PRIVATE_TOP_LEVEL = frozenset({
-    ".env", ".venv", "venv", ".git", "db", "log", "logs", "keys", "tmp", "instance",
-    ".mstock-openalgo-backups", ".numba_cache", ".llvm_tmp", ".flaskenv",
+    "venv", "env", "ENV", "env.bak", "venv.bak", "db", "log", "logs", "keys", "tmp", "instance", "workspace",
 })
 _PRIVATE_ANYWHERE = frozenset({"__pycache__", "node_modules", ".pytest_cache"})
-_PRIVATE_SUFFIXES = (".pyc", ".db", ".db-wal", ".db-shm", ".db-journal", ".duckdb", ".sqlite", ".log")
+_PRIVATE_SUFFIXES = (".pyc", ".db", ".db-wal", ".db-shm", ".db-journal", ".duckdb", ".duckdb.wal", ".sqlite",
+                     ".log", ".env")
+_EMPTY_FOLDERS = ("db", "log", "keys", "tmp", "workspace", "strategies/scripts")
+
+
+def _private(name: str) -> bool:
+    if name == ".sample.env":  # OpenAlgo's template: the copy's .env is written from it
+        return False
+    return name in _PRIVATE_ANYWHERE or name.endswith(_PRIVATE_SUFFIXES) or name.startswith(".env")
+
 
 # Flask-SocketIO refuses Werkzeug when stdin is not a terminal; OpenAlgo's app.py does not pass
 # allow_unsafe_werkzeug. This launcher defaults that one keyword and runs app.py unchanged.
@@ -135,11 +145,15 @@ def is_openalgo_checkout(root: Path) -> bool:
 def _copy_ignore(source_root: Path) -> Callable[[str, list[str]], set[str]]:
     def ignore(folder: str, names: list[str]) -> set[str]:
         here = Path(folder)
-        skipped = {n for n in names if n in _PRIVATE_ANYWHERE or n.endswith(_PRIVATE_SUFFIXES)}
+        skipped = {n for n in names if _private(n)}
         if here == source_root:
-            skipped |= {n for n in names if n in _PRIVATE_TOP_LEVEL}
-        if here == source_root / "broker":
+            # Dot-entries (.git, .venv, .cloudflared tunnel credentials...) except the sample .env.
+            skipped |= {n for n in names if n in _PRIVATE_TOP_LEVEL or (n.startswith(".") and n != ".sample.env")}
+        elif here == source_root / "broker":
             skipped.add("mstock")  # replaced by this plugin; the user's copy is never read
+        elif here == source_root / "strategies":
+            # The user's strategy scripts and their schedules: OpenAlgo would restore and run them.
+            skipped |= {n for n in names if n == "scripts" or n.endswith(".json")}
         return skipped
 
     return ignore
@@ -298,8 +312,8 @@ class Stack:
         with self.step("copy OpenAlgo, install the plugin, write .env"):
             self.copy = self.run_dir / "openalgo"
             shutil.copytree(checkout, self.copy, symlinks=True, ignore=_copy_ignore(checkout))
-            for folder in ("db", "log", "keys", "tmp"):
-                (self.copy / folder).mkdir(exist_ok=True)
+            for folder in _EMPTY_FOLDERS:
+                (self.copy / folder).mkdir(parents=True, exist_ok=True)
             self.ports = dict(zip(("flask", "websocket", "zmq"), free_ports(3)))
             self._write_env()
             self._install_plugin()

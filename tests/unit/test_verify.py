@@ -74,21 +74,23 @@ def test_other_addresses_are_refused(url):
         loopback_url(url)
 
 
-def test_copy_takes_code_but_never_the_users_data_env_venv_or_plugin(tmp_path):
+def test_copy_takes_code_but_never_the_users_data_secrets_strategies_or_plugin(tmp_path):
     import shutil
 
     src = tmp_path / "openalgo"
-    for rel in ("app.py", "blueprints/auth.py", "broker/zerodha/plugin.json", "broker/mstock/plugin.json",
-                "db/openalgo.db", "db/readme.txt", ".env", ".venv/bin/python", "venv/pyvenv.cfg",
-                "frontend/dist/index.html", "frontend/node_modules/x.js", "utils/__pycache__/a.pyc",
-                "strategies/mine.py", "log/app.log", "data/stats.db"):
+    for rel in ("app.py", ".sample.env", "blueprints/auth.py", "broker/zerodha/plugin.json", "broker/mstock/plugin.json",
+                "db/openalgo.db", "db/readme.txt", ".env", ".env.production", "prod.env", ".venv/bin/python",
+                "venv/pyvenv.cfg", ".git/config", ".cloudflared/tunnel.json", "frontend/dist/index.html",
+                "frontend/node_modules/x.js", "utils/__pycache__/a.pyc", "strategies/examples/ema.py",
+                "strategies/scripts/mine.py", "strategies/strategy_configs.json", "workspace/notes/idea.md",
+                "keys/strategy.key", "log/app.log", "data/stats.db", "data/qtyfreeze.csv"):
         path = src / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(rel)
     shutil.copytree(src, tmp_path / "copy", ignore=_copy_ignore(src))
     copied = sorted(str(p.relative_to(tmp_path / "copy")) for p in (tmp_path / "copy").rglob("*") if p.is_file())
-    assert copied == ["app.py", "blueprints/auth.py", "broker/zerodha/plugin.json", "frontend/dist/index.html",
-                      "strategies/mine.py"]
+    assert copied == [".sample.env", "app.py", "blueprints/auth.py", "broker/zerodha/plugin.json", "data/qtyfreeze.csv",
+                      "frontend/dist/index.html", "strategies/examples/ema.py"]
 
 
 def test_interpreter_is_the_checkouts_venv_unresolved(tmp_path):
