@@ -460,7 +460,7 @@ def _order_matches(ctx: Context, orderid: str, inst: Instrument, action: str, pr
     assert order is not None
     what = f"order {orderid}"
     expect(order.token == inst.token and order.exchange == inst.book_exchange,
-           f"{what} is on {order.symbol} ({order.exchange} {order.token}), expected {inst.brsymbol} ({inst.book_exchange} {inst.token})")
+           f"{what} is on {order.tradingsymbol} ({order.exchange} {order.token}), expected {inst.brsymbol} ({inst.book_exchange} {inst.token})")
     expect(order.side == action, f"{what} side {order.side}, expected {action}")
     expect(order.ordertype == PRICE_TYPE[pricetype], f"{what} type {order.ordertype}, expected {PRICE_TYPE[pricetype]}")
     expect(order.product == PRODUCT[product], f"{what} product {order.product}, expected {PRODUCT[product]}")
@@ -628,7 +628,8 @@ def check_orderbook(ctx: Context) -> str:
         expect(_near(_num(row.get("price")), order.price), f"{what}: price {row.get('price')}, the sandbox says {order.price}")
         expect(_near(_num(row.get("trigger_price")), order.trigger), f"{what}: trigger {row.get('trigger_price')}, the sandbox says {order.trigger}")
         if order.status == "Traded":
-            expect(_near(_num(row.get("average_price")), order.avg_price), f"{what}: average {row.get('average_price')}, the sandbox filled at {order.avg_price}")
+            expect(_near(_num(row.get("average_price")), order.average_price),
+                   f"{what}: average {row.get('average_price')}, the sandbox filled at {order.average_price}")
         if order.status == "Rejected":
             expect(str(row.get("rejection_reason") or "").strip(), f"{what}: rejected without a reason")
     counts = {

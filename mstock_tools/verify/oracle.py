@@ -1,7 +1,8 @@
 """The sandbox's own view of the world: what every OpenAlgo answer is checked against.
 
-Everything verify reads from the sandbox goes through :class:`Oracle` (one place to adapt
-if the sandbox's internals move). The vocabulary tables here are written independently of
+Everything verify reads from the sandbox goes through :class:`Oracle`: the sandbox's
+read-only introspection (``server.state.orders()``, ``positions()``, ``quote()``...) where
+it has one, its instrument book, price model and margin rule for the rest. The vocabulary tables here are written independently of
 the plugin's own mapping tables, so the plugin is checked against a second opinion, not
 against itself.
 """
@@ -45,24 +46,6 @@ class Instrument:
     expiry: date | None = None
     strike: float | None = None
     book_exchange: str = ""  # the master's exch_seg (orders, quotes)
-
-
-@dataclass(frozen=True)
-class OrderView:
-    orderid: str
-    token: str
-    exchange: str
-    side: str
-    ordertype: str
-    product: str
-    quantity: int
-    price: float
-    trigger: float
-    status: str
-    text: str
-    filled: int
-    avg_price: float
-    symbol: str  # the master's trading symbol
 
 
 def on_tick(price: float, tick: float) -> float:
@@ -148,7 +131,7 @@ class Oracle:
     # ------------------------------------------------------------------ market
 
     def snapshot(self, inst: Instrument) -> Any:
-        snap = self.state.market.snapshot(inst.token, inst.book_exchange)
+        snap = self.state.quote(inst.token, inst.book_exchange)
         if snap is None:
             raise LookupError(f"the sandbox has no market for {inst.symbol}")
         return snap
@@ -206,35 +189,29 @@ class Oracle:
 
     # ------------------------------------------------------------------ orders, positions, money
 
-    def orders(self) -> dict[str, OrderView]:
-        with self.state.lock:
-            return {o.orderid: self._view(o) for o in self.state.oms.orders.values()}
+    def orders(self) -> dict[str, Any]:
+        """order id -> the sandbox's ``OrderView`` (tradingsymbol, side, ordertype, product,
+        quantity, price, trigger, status, text, filled, average_price...)."""
+        return {o.orderid: o for o in self.state.orders()}
 
-    def order(self, orderid: str) -> OrderView | None:
-        return self.orders().get(str(orderid).strip())
-
-    @staticmethod
-    def _view(o: Any) -> OrderView:
-        return OrderView(
-            orderid=o.orderid, token=o.inst.token, exchange=o.inst.exch_seg, side=o.side, ordertype=o.ordertype,
-            product=o.product, quantity=o.quantity, price=o.price, trigger=o.trigger, status=o.status,
-            text=o.text, filled=o.filled, avg_price=o.avg_price, symbol=o.inst.name,
-        )
+    def order(self, orderid: str) -> Any:
+        return self.state.order(str(orderid).strip())
 
     def trades(self) -> list[dict[str, Any]]:
-        with self.state.lock:
-            return [{"orderid": t.order.orderid, "quantity": t.quantity, "price": t.price, "token": t.order.inst.token}
-                    for t in self.state.oms.trades]
+        return [{"orderid": t.orderid, "quantity": t.quantity, "price": t.price, "token": t.token}
+                for t in self.state.trades()]
 
     def positions(self) -> list[dict[str, Any]]:
-        """Every position row (net quantity may be 0 once closed)."""
-        with self.state.lock:
-            ltp = self.state.market.ltp
-            return [{"token": p.inst.token, "exchange": p.inst.exch_seg, "product": p.product, "net": p.net_qty,
-                     "name": p.inst.name, "ltp": ltp(p.inst),
-                     # realised on the matched quantity + unrealised on the open quantity
-                     "pnl": p.matched_pnl + p.net_qty * (ltp(p.inst) - p.open_price)}
-                    for p in self.state.portfolio.positions.values()]
+        """Every position row (net quantity may be 0 once closed), with its LTP and P&L:
+        realised on the matched quantity + unrealised on the open quantity."""
+        rows = []
+        for p in self.state.positions():
+            ltp = self.state.ltp(p.token, p.exchange)
+            opened_at = p.buy_average if p.net_quantity > 0 else p.sell_average
+            rows.append({"token": p.token, "exchange": p.exchange, "product": p.product, "net": p.net_quantity,
+                         "name": p.tradingsymbol, "ltp": ltp,
+                         "pnl": p.realised_pnl + p.net_quantity * (ltp - opened_at)})
+        return rows
 
     def net_position(self, inst: Instrument, product: str) -> int:
         for row in self.positions():
@@ -243,9 +220,8 @@ class Oracle:
         return 0
 
     def holdings(self) -> list[dict[str, Any]]:
-        with self.state.lock:
-            return [{"token": h.inst.token, "name": h.inst.name, "quantity": h.quantity, "average": h.avg_price}
-                    for h in self.state.portfolio.holdings.values()]
+        return [{"token": h.token, "name": h.tradingsymbol, "quantity": h.quantity, "average": h.average_price}
+                for h in self.state.holdings()]
 
     def funds(self) -> dict[str, float]:
         """available, used, unrealised and realised (the fund summary's figures)."""
