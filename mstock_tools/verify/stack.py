@@ -53,10 +53,26 @@ def _private(name: str) -> bool:
     return name in _PRIVATE_ANYWHERE or name.endswith(_PRIVATE_SUFFIXES) or name.startswith(".env")
 
 
+# Runs first in OpenAlgo's processes (after exec, single-threaded): on Linux, ask the kernel
+# for SIGTERM when verify dies, even by SIGKILL, so nothing is left running; and stop at once
+# if verify is already gone. (Not a preexec_fn: forking a threaded process and running code
+# before exec can deadlock the child.)
+_GUARD = """\
+import os, signal, sys
+if sys.platform.startswith("linux"):
+    import ctypes
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("mstock-openalgo verify has stopped")
+"""
+
 # Flask-SocketIO refuses Werkzeug when stdin is not a terminal; OpenAlgo's app.py does not pass
 # allow_unsafe_werkzeug. This launcher defaults that one keyword and runs app.py unchanged.
-_APP_LAUNCHER = """\
-import runpy, sys
+_APP_LAUNCHER = _GUARD + """\
+import runpy
 import flask_socketio
 _run = flask_socketio.SocketIO.run
 def _run_allowing_werkzeug(self, app, *args, **kwargs):
@@ -65,6 +81,13 @@ def _run_allowing_werkzeug(self, app, *args, **kwargs):
 flask_socketio.SocketIO.run = _run_allowing_werkzeug
 sys.argv = ["app.py"]
 runpy.run_path("app.py", run_name="__main__")
+"""
+
+# `python -m websocket_proxy.server`, behind the same guard.
+_PROXY_LAUNCHER = _GUARD + """\
+import runpy
+sys.argv = ["websocket_proxy/server.py"]
+runpy.run_module("websocket_proxy.server", run_name="__main__", alter_sys=True)
 """
 
 
@@ -438,7 +461,6 @@ class Stack:
             popen = subprocess.Popen(
                 argv, cwd=self.copy, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=self._process_env(self.run_dir / "home"), start_new_session=(os.name == "posix"),
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
         finally:
             log.close()
@@ -448,12 +470,12 @@ class Stack:
 
     def _start_openalgo(self) -> None:
         assert self.interpreter is not None
-        app = self._spawn("openalgo", [self.interpreter, "-c", _APP_LAUNCHER])
+        app = self._spawn("openalgo", [self.interpreter, "-c", _APP_LAUNCHER, str(os.getpid())])
         self._wait_http(app, f"{self.base_url}/auth/check-setup")
 
     def _start_ws_proxy(self) -> None:
         assert self.interpreter is not None
-        proxy = self._spawn("websocket-proxy", [self.interpreter, "-m", "websocket_proxy.server"])
+        proxy = self._spawn("websocket-proxy", [self.interpreter, "-c", _PROXY_LAUNCHER, str(os.getpid())])
         self._wait_tcp(proxy, self.ports["websocket"])
 
     def _wait_http(self, process: Process, url: str) -> None:
@@ -523,16 +545,6 @@ def _signals_held() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM if verify itself dies (Linux), so nothing is orphaned."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def interrupt_on_signals() -> Callable[[], None]:
