@@ -8,8 +8,11 @@ came back. Every answer OpenAlgo gives is compared with the sandbox's own state 
 the same instrument, side, type, product, quantity and prices; a rejection must come back
 as an error; a position must have the quantity the sandbox holds.
 
-To add a check (e.g. order updates on OpenAlgo's WebSocket), append a :class:`Check` to
-:data:`CHECKS` at the point in the story where its preconditions hold.
+To add a check, append a :class:`Check` to :data:`CHECKS` at the point in the story where
+its preconditions hold. For example, order updates on OpenAlgo's WebSocket: after the API
+key check, open an :class:`~.client.OpenAlgoFeed`, call ``subscribe_orders()``, place an
+order through ``ctx.web.api("placeorder", ...)``, change it in the sandbox
+(``ctx.oracle.server.fill(orderid)``) and wait for the ``order_update`` messages.
 """
 
 from __future__ import annotations
@@ -95,10 +98,10 @@ def check_app_login(ctx: Context) -> str | None:
     return None
 
 
-def _wrong_totp(secret: str) -> str:
+def _wrong_totp(secret: str, now: float | None = None) -> str:
     """A 6-digit code valid in no window the server may accept (previous, current, next)."""
     totp = pyotp.TOTP(secret)
-    now = time.time()
+    now = time.time() if now is None else now
     valid = {totp.at(now + 30 * step) for step in range(-2, 3)}
     code = 123456
     while f"{code:06d}" in valid:

@@ -76,6 +76,7 @@ def run_verify(
         except StackError:
             pass
         finally:
+            register_secret(*stack.secrets())  # a failed step may quote OpenAlgo's log
             for step in stack.steps:
                 status = "FAIL" if step.error else "pass"
                 results.append(Result(step.name, status, step.seconds, redact(step.error or "")))
@@ -112,9 +113,11 @@ def _summary(results: list[Result], stack: Stack, *, out: str | None, browser: b
         write(f"skip {result.name}: {result.detail}")
     if browser and out:
         write(f"\nScreenshots: {Path(out).expanduser().absolute()}")
+    elif browser and keep and stack.run_dir is not None:
+        write(f"\nScreenshots: {stack.run_dir / 'screenshots'}")
     if keep and stack.run_dir is not None:
         write(f"Kept the copy, its .env (sandbox credentials only) and the logs in {stack.run_dir}")
-    elif failed and stack.run_dir is not None:
+    elif failed and stack.run_dir is not None and not any(r.name == "interrupted" for r in failed):
         write("Run again with --keep to keep the OpenAlgo copy and its logs for a look.")
     return 0 if results and not failed and not skipped else 1
 

@@ -1,11 +1,13 @@
 """Boot a throw-away OpenAlgo with this plugin, against the embedded sandbox, on loopback only.
 
-:class:`Stack` does, in order: copy the user's OpenAlgo checkout into a private temporary
-folder (code only: never its database, ``.env``, logs, virtualenv or plugin), install this
-plugin into the copy with the project's installer, start the sandbox (REST + feed), write
-the copy's ``.env``, then start OpenAlgo and its WebSocket proxy with the checkout's own
-interpreter. :meth:`Stack.close` stops everything it started, in reverse order, whatever
-happened; every step is recorded as a :class:`Step` (name, seconds, error) for the table.
+:class:`Stack` does, in order: check the checkout and its interpreter, start the sandbox
+(REST + feed), copy the checkout into a private temporary folder (code only: never its
+database, ``.env``, logs, virtualenv, strategies or plugin), write the copy's ``.env``,
+install this plugin into it with the project's installer, then start OpenAlgo and its
+WebSocket proxy with the checkout's own interpreter (a run about to straddle midnight IST,
+when mStock sessions end, first waits for it to pass). :meth:`Stack.close` stops everything
+it started, in reverse order, whatever happened; every step is recorded as a :class:`Step`
+(name, seconds, error) for the table.
 
 Loopback only: every address we listen on or connect to goes through :func:`loopback_url`;
 OpenAlgo's processes get an HTTP(S) proxy that points at a closed loopback port, so anything

@@ -121,11 +121,12 @@ def test_runs_never_straddle_midnight_ist(ist, wait):
     assert seconds_to_wait_for_midnight(now) == pytest.approx(wait)
 
 
-def test_wrong_totp_is_valid_in_no_window():
+@pytest.mark.parametrize("now", [1_796_494_900.0, 1_796_494_929.9, 1_796_494_930.0])
+def test_wrong_totp_is_valid_in_no_window(now):
     secret = "MSTOCKSANDBOXTOTPSECRETAB2345672"
-    code = checks_module._wrong_totp(secret)
+    code = checks_module._wrong_totp(secret, now)
     assert len(code) == 6 and code.isdigit()
-    assert not pyotp.TOTP(secret).verify(code, valid_window=2)
+    assert not pyotp.TOTP(secret).verify(code, for_time=now, valid_window=2)
 
 
 def test_dashboard_amounts_as_openalgo_prints_them():
