@@ -1,4 +1,4 @@
-"""Sub-commands only the full project has: ``sandbox``, ``demo``, ``install``."""
+"""Sub-commands only the full project has: ``sandbox``, ``demo``, ``install``, ``verify``."""
 
 from __future__ import annotations
 
@@ -40,11 +40,36 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="do not add mstock to OpenAlgo's order-update table (services/order_update_service.py)")
     p.set_defaults(func=_install)
 
+    p = sub.add_parser(
+        "verify",
+        help="check this plugin inside your OpenAlgo (a temporary copy, against the sandbox)",
+        description=(
+            "Copies the OpenAlgo checkout to a temporary folder (your database, .env and plugin are never touched), "
+            "installs this plugin into the copy, starts the embedded mStock sandbox, OpenAlgo and its WebSocket "
+            "proxy on free 127.0.0.1 ports, then checks setup, login, the master contract, the REST API, the "
+            "WebSocket and (with --browser) the web pages against the sandbox's own state. Prints a table; exits 0 "
+            "only if every check passed."
+        ),
+    )
+    p.add_argument("openalgo_path", help="path to the OpenAlgo checkout (the folder with app.py)")
+    p.add_argument("--python", help="OpenAlgo's Python 3.12+ with its requirements (default: the checkout's .venv or venv)")
+    p.add_argument("--browser", action="store_true",
+                   help="also check the order book, trade book, positions, holdings and dashboard pages in headless Chromium")
+    p.add_argument("--out", metavar="DIR", help="write the browser screenshots here")
+    p.add_argument("--keep", action="store_true", help="keep the temporary copy and its logs (processes are always stopped)")
+    p.set_defaults(func=_verify)
+
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(live=args.live, place_real_orders=args.place_real_orders, master_size=args.master_size)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .verify.run import main
+
+    return main(args)
 
 
 def _install(args: argparse.Namespace) -> int:
