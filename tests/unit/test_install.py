@@ -291,7 +291,10 @@ def real_openalgo(tmp_path) -> Path:
     with tarfile.open(tarball) as archive:
         members = [m for m in archive.getmembers()
                    if m.name in wanted or m.name.startswith("openalgo/broker/mstock/")]
-        archive.extractall(tmp_path, members=members, filter="data")
+        # The "data" filter (refuse links and paths leaving the folder) exists from Python
+        # 3.11.4; Debian's 3.11.2 lacks it, and these members are plain files we chose.
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        archive.extractall(tmp_path, members=members, **safe)
     return tmp_path / "openalgo"
 
 
