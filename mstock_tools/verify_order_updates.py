@@ -10,6 +10,9 @@ latency is "event arrival - the sandbox's change", on one wall clock.
 * :func:`check_push`: a resting LIMIT order gives ``open`` then (filled by the sandbox)
   ``complete``, an order the exchange rejects gives ``rejected`` with its reason; each
   event within 1 s of the sandbox's change, none repeated.
+* :func:`check_disconnect`: the sandbox drops every feed socket, then fills a resting order
+  at once, while the adapter's socket is down: ``complete`` still arrives, once, from the
+  order book read after reconnecting (or while down), within the polling interval.
 * :func:`check_polling`: with the market-data socket connected and the sandbox then
   refusing a second socket per session, the order-update adapter falls back to the
   order book and delivers ``open`` and ``complete`` within its polling interval, while
@@ -230,6 +233,28 @@ def check_push(target: InHost) -> str:
     return f"open {opened:.2f} s, complete {done:.2f} s, rejected {refused:.2f} s after the sandbox's change"
 
 
+def check_disconnect(target: InHost, *, poll_interval: float = 5.0) -> str:
+    """A fill while the order socket is down arrives once; nothing is repeated."""
+    feed = target.sandbox.feed
+    socket = OpenAlgoSocket(target.ws_url, target.api_key)
+    try:
+        socket.subscribe_orders()
+        orderid = _place(target, price=_resting_price(target))
+        _update(socket, orderid, "open", 5)
+        dropped = feed.drop_all_connections()
+        expect(dropped >= 1, "the sandbox had no feed socket to drop (is the order-update adapter connected?)")
+        target.sandbox.fill(orderid)  # before any socket can be back: the frame goes nowhere
+        filled_at = _changed_at(target, orderid)
+        done = _within("complete after a disconnect", _update(socket, orderid, "complete", poll_interval + 5),
+                       filled_at, poll_interval + POLLING_SLACK)
+        time.sleep(PUSH_LATENCY)
+        statuses = [m.get("order_status") for m in _updates(socket, orderid)]
+        expect(statuses == ["open", "complete"], f"order {orderid}: expected open then complete once each, got {statuses}")
+    finally:
+        socket.close()
+    return f"{dropped} socket(s) dropped; complete {done:.1f} s after the fill, once"
+
+
 def check_polling(target: InHost, *, poll_interval: float = 5.0, fallback_timeout: float = 30.0) -> str:
     """With a second socket refused: the book is followed, events within its interval; ticks go on."""
     feed = target.sandbox.feed
@@ -277,5 +302,6 @@ def check_polling(target: InHost, *, poll_interval: float = 5.0, fallback_timeou
 # (name, function) in the order to run them: polling last, it ends push for the session.
 CHECKS: tuple[tuple[str, Callable[[InHost], str]], ...] = (
     ("order updates: open -> complete and a rejection, each within 1 s", check_push),
+    ("order updates: a disconnect between two changes loses and repeats nothing", check_disconnect),
     ("order updates: polling when a second socket is refused", check_polling),
 )

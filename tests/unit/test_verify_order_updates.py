@@ -31,4 +31,4 @@ def test_a_late_event_fails_with_its_latency():
 
 
 def test_polling_runs_last():
-    assert [fn for _, fn in checks.CHECKS] == [checks.check_push, checks.check_polling]
+    assert [fn for _, fn in checks.CHECKS] == [checks.check_push, checks.check_disconnect, checks.check_polling]
