@@ -19,7 +19,6 @@ import pytest
 from broker.mstock import host
 from broker.mstock.api import order_api
 from broker.mstock.database.master_contract_db import refresh_master
-from broker.mstock.errors import MStockError
 from broker.mstock.streaming.feed import READY, FeedClient, FeedOptions
 from broker.mstock.streaming.mstock_order_adapter import POLLING, PUSH, OrderUpdateOptions, order_adapter_class
 from broker.mstock.streaming.order_events import EVENT_FIELDS
@@ -113,6 +112,16 @@ def token(sandbox) -> str:
     token = sandbox.issue_session().access_token
     refresh_master(token)
     return token
+
+
+def store_sbin() -> None:
+    """The one instrument these tests trade, in the standalone symbol table (the small
+    sandboxes' master is below the download's plausibility floor)."""
+    from broker.mstock import config
+    from broker.mstock.local.symbol_store import get_store
+
+    get_store(config.settings().database_url).replace_all(
+        [("SBIN", "SBIN-EQ", "SBIN", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)])
 
 
 def limit_price(server, token_id: str = "3045", exchange: str = "NSE", ratio: float = 0.95) -> float:
@@ -256,7 +265,7 @@ def test_a_disconnect_between_two_state_changes_loses_and_repeats_nothing(sandbo
 
         gate.close()  # hold back the reconnection
         assert sandbox.feed.drop_all_connections() == 1
-        assert wait_until(lambda: adapter._feed_client.state != READY and sandbox.feed.connection_count == 0)
+        assert wait_until(lambda: adapter.status()["feed"] != READY and sandbox.feed.connection_count == 0)
         sandbox.fill(a, quantity=3)
         sandbox.fill(a)
         assert sandbox.state.order(a).status == "Traded"
@@ -303,16 +312,6 @@ def one_socket(request, tmp_path, monkeypatch, isolated_environment) -> Iterator
         token = server.issue_session().access_token
         store_sbin()
         yield server, token
-
-
-def store_sbin() -> None:
-    """The one instrument these tests trade, in the standalone symbol table (the small
-    sandboxes' master is below the download's plausibility floor)."""
-    from broker.mstock import config
-    from broker.mstock.local.symbol_store import get_store
-
-    get_store(config.settings().database_url).replace_all(
-        [("SBIN", "SBIN-EQ", "SBIN", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)])
 
 
 def fallback_lines(caplog) -> list[str]:
@@ -414,11 +413,3 @@ def test_a_refused_session_stops_the_book_reads_until_a_new_login(sandbox, token
         adapter.events.wait(orderid, "complete")
     refused = [r.getMessage() for r in caplog.records if "refused the session" in r.getMessage()]
     assert len(refused) == 1
-
-
-def test_the_base_class_is_openalgos_stand_in_outside_openalgo():
-    adapter = order_adapter_class()("someone", token_provider=lambda: None)
-    assert type(adapter).__name__ == "MstockOrderUpdateAdapter"
-    assert (adapter.broker_name, adapter.user_id, adapter.connected, adapter.mode) == ("mstock", "someone", False, "stopped")
-    with pytest.raises(MStockError):
-        adapter.get_ws_url()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from broker.mstock import config, host
-from broker.mstock.errors import ConfigError
+from broker.mstock.errors import ConfigError, MStockError
 from broker.mstock.host import StoredSession
 from broker.mstock.streaming import mstock_order_adapter as adapter_module
 from broker.mstock.streaming.feed import SessionEnd
@@ -334,3 +334,11 @@ def test_factory_gives_none_with_a_reason(monkeypatch, caplog, setting):
 def test_one_class_per_base():
     assert order_adapter_class() is order_adapter_class()
     assert adapter_module.MstockOrderUpdates in order_adapter_class().__mro__
+
+
+def test_outside_openalgo_the_base_is_the_stand_in():
+    adapter = order_adapter_class()("someone", token_provider=lambda: None)
+    assert type(adapter).__name__ == "MstockOrderUpdateAdapter"
+    assert (adapter.broker_name, adapter.user_id, adapter.connected, adapter.mode) == ("mstock", "someone", False, "stopped")
+    with pytest.raises(MStockError):
+        adapter.get_ws_url()
