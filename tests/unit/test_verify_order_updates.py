@@ -30,5 +30,6 @@ def test_a_late_event_fails_with_its_latency():
         checks._within("open", received, changed=100.0, limit=1.0)
 
 
-def test_polling_runs_last():
+def test_polling_runs_last_and_names_fit_verifys_column():
     assert [fn for _, fn in checks.CHECKS] == [checks.check_push, checks.check_disconnect, checks.check_polling]
+    assert max(len(name) for name, _ in checks.CHECKS) <= 50
