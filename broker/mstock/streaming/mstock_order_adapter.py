@@ -181,13 +181,14 @@ class MstockOrderUpdates:
             self._watcher = threading.Thread(
                 target=self._watch, name=f"mstock-order-updates-{self.user_id}", daemon=True
             )
-            if not self.polling_only:
-                self._feed_client = self._new_feed()
+            self._feed_client = None if self.polling_only else self._new_feed()
+            # Started under the lock (both return at once), so a disconnect() racing this
+            # call always finds running threads to stop.
+            self._watcher.start()
+            if self._feed_client is not None:
+                self._feed_client.start()
         if self.polling_only:
             log.info("mStock order updates for %s: following the order book every %g s", self.user_id, self._poll_interval())
-        self._watcher.start()
-        if self._feed_client is not None:
-            self._feed_client.start()
 
     def disconnect(self) -> None:
         """Stop the socket and the book reads; returns promptly and is idempotent."""
