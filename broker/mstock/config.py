@@ -8,6 +8,7 @@ changed ``.env`` (or a test's ``monkeypatch.setenv``) takes effect without a res
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import sys
@@ -172,6 +173,38 @@ def settings() -> Settings:
         database_url=database_url or f"sqlite:///{(server_data_dir(base_url) / 'mstock.db').as_posix()}",
         session_file=Path(session_file) if session_file else server_data_dir(base_url) / "session.json",
     )
+
+
+# How order updates reach OpenAlgo: "auto" = a second feed socket for push, with the order
+# book as backstop and fallback; "poll" = the order book only; "off" = no order-update adapter.
+ORDER_UPDATE_MODES = ("auto", "poll", "off")
+DEFAULT_ORDER_POLL_INTERVAL = 5.0  # OpenAlgo's own default for ORDER_POLL_INTERVAL
+MIN_ORDER_POLL_INTERVAL = 2.0
+
+
+def order_updates_mode() -> str:
+    """``MSTOCK_ORDER_UPDATES``: auto (default), poll or off."""
+    value = (_env("MSTOCK_ORDER_UPDATES") or "auto").lower()
+    if value not in ORDER_UPDATE_MODES:
+        raise ConfigError(f"MSTOCK_ORDER_UPDATES={value!r} is not one of {', '.join(ORDER_UPDATE_MODES)}")
+    return value
+
+
+def order_poll_interval() -> float:
+    """Seconds between order-book reads when following the book (OpenAlgo's ``ORDER_POLL_INTERVAL``).
+
+    Raised to at least 2 s: the book is read from the same session that places orders.
+    """
+    raw = _env("ORDER_POLL_INTERVAL")
+    if raw is None:
+        return DEFAULT_ORDER_POLL_INTERVAL
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"ORDER_POLL_INTERVAL={raw!r} is not a number of seconds") from None
+    if not math.isfinite(seconds):
+        raise ConfigError(f"ORDER_POLL_INTERVAL={raw!r} is not a number of seconds")
+    return max(MIN_ORDER_POLL_INTERVAL, seconds)
 
 
 _dotenv_lock = threading.Lock()

@@ -258,6 +258,23 @@ def openalgo_adapter_base() -> type | None:
         return None
 
 
+def openalgo_order_adapter_base() -> type | None:
+    """OpenAlgo's ``BaseOrderUpdateAdapter`` when its ``websocket_proxy`` package is loaded.
+
+    Called when an order-update adapter is built, never at import time. OpenAlgo's
+    order-update service imports ``websocket_proxy`` before it imports an adapter module
+    (contract 12), so inside OpenAlgo the package is there; anywhere else importing it
+    ourselves could start the circular import contract 1.4 describes, so ``None``.
+    """
+    if "websocket_proxy" not in sys.modules:
+        return None
+    try:
+        return importlib.import_module("websocket_proxy.order_adapter").BaseOrderUpdateAdapter
+    except (ImportError, AttributeError) as exc:
+        log.error("OpenAlgo's websocket_proxy.order_adapter is unusable (%s); mStock order updates will not reach OpenAlgo", exc)
+        return None
+
+
 # ------------------------------------------------------------------ events
 
 

@@ -8,6 +8,7 @@ contract, the REST API v1, the WebSocket and (``--browser``) the web pages, comp
 answer with the sandbox's own state. The same checks run under pytest (``tests/inhost``).
 
 Modules, top to bottom: ``run`` (the command and its table) -> ``checks`` (the list) ->
-``client`` (OpenAlgo's HTTP and WebSocket), ``browser`` (headless Chromium), ``oracle``
-(the sandbox's state) -> ``stack`` (copy, install, ``.env``, processes, clean-up).
+``order_updates`` (the ``order_update`` checks) -> ``client`` (OpenAlgo's HTTP and WebSocket),
+``browser`` (headless Chromium), ``oracle`` (the sandbox's state) -> ``stack`` (copy, install,
+``.env``, processes, clean-up).
 """

@@ -9,10 +9,8 @@ the same instrument, side, type, product, quantity and prices; a rejection must 
 as an error; a position must have the quantity the sandbox holds.
 
 To add a check, append a :class:`Check` to :data:`CHECKS` at the point in the story where
-its preconditions hold. For example, order updates on OpenAlgo's WebSocket: after the API
-key check, open an :class:`~.client.OpenAlgoFeed`, call ``subscribe_orders()``, place an
-order through ``ctx.web.api("placeorder", ...)``, change it in the sandbox
-(``ctx.oracle.server.fill(orderid)``) and wait for the ``order_update`` messages.
+its preconditions hold. The order-update checks (``order_update`` events on OpenAlgo's
+WebSocket) live in :mod:`.order_updates`.
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from typing import Any
 
 import pyotp
 
+from . import order_updates
 from .client import CheckFailed, OpenAlgoFeed, OpenAlgoWeb, expect
 from .oracle import OPEN_STATES, PRICE_TYPE, PRODUCT, PRODUCT_BACK, STATUS, Instrument, Oracle, on_tick
 
@@ -803,6 +802,18 @@ def check_books_after_closing(ctx: Context) -> str:
     return "order book, trade book, positions and funds agree"
 
 
+def relogin(ctx: Context) -> None:
+    """Log the OpenAlgo user out and in again, the mStock login included (a new mStock session)."""
+    answer = ctx.web.get("/auth/logout")
+    expect(answer.http_status in (200, 302), f"GET /auth/logout answered HTTP {answer.http_status}")
+    check_app_login(ctx)
+    check_broker_login(ctx)
+
+
+def check_order_updates_polling(ctx: Context) -> str:
+    return order_updates.check_polling(ctx, lambda: relogin(ctx))
+
+
 # ====================================================================== the list
 
 _LOGIN = ("login: mStock password + TOTP",)
@@ -857,6 +868,10 @@ CHECKS: tuple[Check, ...] = (
     Check("browser: positions page", check_page_positions, needs=_SYMBOLS, browser=True),
     Check("browser: holdings page", check_page_holdings, needs=_MASTER, browser=True),
     Check("browser: dashboard page", check_page_dashboard, needs=_MASTER, browser=True),
+    # Polling last of the three: it logs in again, and the new session follows the order book.
+    Check("order updates: open, complete, rejected in 1 s", order_updates.check_push, needs=_SYMBOLS),
+    Check("order updates: a disconnect loses/repeats nothing", order_updates.check_disconnect, needs=_SYMBOLS),
+    Check("order updates: polling, second socket refused", check_order_updates_polling, needs=_SYMBOLS),
     Check("cancelallorder", check_cancel_all, needs=_SYMBOLS),
     Check("closeposition", check_close_positions, needs=_SYMBOLS),
     Check("books after closing", check_books_after_closing, needs=("cancelallorder", "closeposition")),

@@ -95,6 +95,19 @@ class _Credentials:
         return "_Credentials(***)"
 
 
+@dataclass(frozen=True)
+class SessionEnd:
+    """How one connection attempt ended, for a caller that must judge whether the server
+    takes this socket at all (the order-update adapter's second socket, spec 11.1 says
+    nothing about how many sockets one token may hold)."""
+
+    opened: bool  # the upgrade succeeded and LOGIN was sent
+    seconds: float = 0.0  # how long the socket was open
+    http_status: int | None = None  # the status of a refused upgrade
+    close_code: int | None = None  # the server's close frame (1005 when it carried no code)
+    reason: str = ""
+
+
 class _Unavailable(Exception):
     def __init__(self, reason: str, *, stand_down: bool) -> None:
         super().__init__(reason)
@@ -105,9 +118,10 @@ class _Unavailable(Exception):
 class FeedClient:
     """A self-healing connection to the mStock feed.
 
-    ``on_ticks(list_of_tick_dicts)`` and ``on_text(TextMessage)`` run on the reader
-    thread; ``on_state(state, reason)`` on whichever thread changes the state. A
-    callback that raises is logged and does not stop the feed.
+    ``on_ticks(list_of_tick_dicts)``, ``on_text(TextMessage)`` and
+    ``on_session_end(SessionEnd)`` run on the reader thread; ``on_state(state, reason)``
+    on whichever thread changes the state. A callback that raises is logged and does not
+    stop the feed. ``on_session_end`` is not called for the attempt ``stop()`` ends.
     """
 
     _counter = 0
@@ -120,6 +134,7 @@ class FeedClient:
         on_ticks: Callable[[list[dict[str, Any]]], None],
         on_text: Callable[[TextMessage], None] | None = None,
         on_state: Callable[[str, str], None] | None = None,
+        on_session_end: Callable[[SessionEnd], None] | None = None,
         api_key: str | Callable[[], str | None] | None = None,
         url: str | None = None,
         options: FeedOptions | None = None,
@@ -134,6 +149,7 @@ class FeedClient:
         self._on_ticks = on_ticks
         self._on_text = on_text
         self._on_state = on_state
+        self._on_session_end = on_session_end
         with FeedClient._counter_lock:
             FeedClient._counter += 1
             self._name = f"{name}-{FeedClient._counter}"
@@ -268,11 +284,17 @@ class FeedClient:
             reason = f"{exc}; standing down until the token changes"
             log.error("mStock feed: %s", reason)
             self._set_state(STOOD_DOWN, reason)
+            self._report(SessionEnd(opened=False, http_status=exc.http_status, reason=str(exc)))
             return attempt, credentials
         except MStockTransient as exc:
+            self._report(SessionEnd(opened=False, http_status=exc.http_status, reason=str(exc)))
             self._backoff(attempt + 1, str(exc))
             return attempt + 1, None
-        healthy, reason = self._session(ws, credentials)
+        opened = time.monotonic()
+        healthy, reason, close_code = self._session(ws, credentials)
+        if self._stop.is_set():
+            return 0, None
+        self._report(SessionEnd(opened=True, seconds=time.monotonic() - opened, close_code=close_code, reason=reason))
         if self._stop.is_set():
             return 0, None
         attempt = 1 if healthy else attempt + 1
@@ -306,11 +328,12 @@ class FeedClient:
         ws_url = self._url or settings.ws_url  # type: ignore[union-attr]
         return _Credentials(url=feed_url(ws_url, api_key, token), api_key=api_key, token=token)
 
-    def _session(self, ws: websocket.WebSocket, credentials: _Credentials) -> tuple[bool, str]:
-        """Run one connection; return (was it healthy, why it ended)."""
+    def _session(self, ws: websocket.WebSocket, credentials: _Credentials) -> tuple[bool, str, int | None]:
+        """Run one connection; return (was it healthy, why it ended, the server's close code)."""
         opened = time.monotonic()
         got_data = False
         reason = "connection ended"
+        close_code: int | None = None
         try:
             ws.settimeout(self.options.recv_poll)
             ws.send(login_frame(credentials.token))  # no acknowledgement ever comes (D8)
@@ -319,7 +342,7 @@ class FeedClient:
                 self._applied = {}
             self.connections += 1
             if self._stop.is_set():
-                return False, "stopped"
+                return False, "stopped", None
             self._set_state(READY, "")
             log.info("mStock feed connected to %s", display_url(self._url or credentials.url))
             self._flush()  # resync every desired subscription on this new socket
@@ -346,6 +369,7 @@ class FeedClient:
                     self._handle_text(frame.data)
                 elif opcode == close:
                     reason = f"mStock closed the connection{close_detail(frame.data)}"
+                    close_code = int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else 1005
                     break
         except websocket.WebSocketConnectionClosedException:
             reason = "connection closed"
@@ -359,12 +383,20 @@ class FeedClient:
         if not self._stop.is_set():
             log.info("mStock feed: %s", reason)
         healthy = got_data or time.monotonic() - opened >= self.options.stable_after
-        return healthy, reason
+        return healthy, reason, close_code
 
     def _backoff(self, attempt: int, reason: str) -> None:
         delay = backoff_delay(attempt, self.options.backoff_initial, self.options.backoff_max)
         self._set_state(RECONNECTING, f"{reason}; retry {attempt} in {delay:.1f} s")
         self._stop.wait(delay)
+
+    def _report(self, end: SessionEnd) -> None:
+        if self._on_session_end is None:
+            return
+        try:
+            self._on_session_end(end)
+        except Exception:  # noqa: BLE001 - same reason as _deliver
+            log.exception("mStock feed: session-end callback failed")
 
     def _deliver(self, ticks: list[dict[str, Any]]) -> None:
         try:

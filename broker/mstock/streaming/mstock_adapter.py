@@ -32,7 +32,7 @@ from typing import Any
 from .. import config, host
 from ..errors import ConfigError, MStockError
 from ..redact import register_secret
-from .base import choose_base
+from .base import choose_base, stored_token_provider
 from .feed import READY, FeedClient, FeedOptions, Key
 from .payload import build_payload, topic
 from .protocol import MODE_NAMES, MODES, TextMessage
@@ -89,7 +89,7 @@ class MstockWebSocketAdapter(_Base):  # type: ignore[misc, valid-type]
         self.broker_name = broker_name or "mstock"
         self.user_id = user_id
         fallback = auth_data.get("auth_token") if isinstance(auth_data, dict) else None
-        provider = token_provider or _stored_session_token(user_id, fallback)
+        provider = token_provider or stored_token_provider(user_id, fallback)
         try:
             config.settings().require("BROKER_API_SECRET")
             token = provider()
@@ -289,15 +289,3 @@ class MstockWebSocketAdapter(_Base):  # type: ignore[misc, valid-type]
         callback = self.on_feed_state
         if callback is not None:
             callback(state, reason)
-
-
-def _stored_session_token(user_id: str | None, fallback: str | None) -> Callable[[], str | None]:
-    """Read the user's current token through the host seam on every call (contract 11.5)."""
-
-    def provide() -> str | None:
-        session = host.stored_session(user_id)
-        if session is not None and session.access_token:
-            return session.access_token
-        return fallback
-
-    return provide
