@@ -1,0 +1,98 @@
+"""CLI: ``doctor [--live]``: check the set-up, then (``--live``) what mStock really does.
+
+Prints the report to the terminal (or Markdown / JSON with ``--format``) and, with
+``--report DIR``, writes ``doctor-report.md``, ``doctor-report.json`` and every raw sample
+as ``fixtures/<route>__<case>.json``, all redacted and safe to share. Exit status 0 when
+nothing failed or was contradicted, 1 otherwise. Never places an order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..diagnostics.report import Report
+
+FORMATS = ("text", "markdown", "json")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "doctor",
+        help="check .env, clock, connectivity, API key, session and symbols; --live probes mStock (read-only)",
+        description=(
+            "Quick checks of everything a first live order depends on, each ok / warn / fail with its fix. "
+            "With --live, read-only probes of the points mStock's documentation leaves open, each confirmed, "
+            "contradicted (with the constant to change) or not testable now. Never places an order."
+        ),
+    )
+    p.add_argument("--live", action="store_true", help="also probe mStock's undocumented behaviour (needs a session)")
+    p.add_argument("--login", action="store_true",
+                   help="log in first with MSTOCK_PASSWORD + MSTOCK_TOTP_SECRET if there is no saved session")
+    p.add_argument("--openalgo", metavar="PATH", help="the OpenAlgo checkout to check (default: detected)")
+    p.add_argument("--report", metavar="DIR", type=Path,
+                   help="write doctor-report.md, doctor-report.json and fixtures/ (redacted) into DIR")
+    p.add_argument("--format", choices=FORMATS, default="text", help="what to print (default: text)")
+    p.add_argument("--feed-seconds", type=float, default=3.0, metavar="S",
+                   help="how long --live listens to the feed (default 3)")
+    p.add_argument("--probe-rate-limit", action="store_true",
+                   help="with --live: send one data request over mStock's 1/s limit to see how it refuses")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..diagnostics import run_doctor
+    from ..diagnostics.openalgo import find_checkout
+
+    env_given = bool(getattr(args, "env_file", None))
+    env_file = Path(args.env_file).expanduser().resolve() if env_given else (Path.cwd() / ".env").resolve()
+    if args.login:
+        _login_if_needed()
+    report = run_doctor(
+        live=args.live,
+        env_file=env_file,
+        env_file_given=env_given,
+        openalgo=find_checkout(args.openalgo),
+        openalgo_given=bool(args.openalgo),
+        feed_seconds=max(0.2, args.feed_seconds),
+        probe_rate_limit=args.probe_rate_limit,
+    )
+    fmt = "json" if getattr(args, "json", False) else args.format
+    print({"text": report.to_text, "markdown": report.to_markdown, "json": report.to_json}[fmt]())
+    if args.report is not None:
+        written = write_report(report, args.report)
+        print(f"report written to {written} (redacted: safe to share)", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def _login_if_needed() -> None:
+    from ..account.session import login_headless
+    from ..errors import MStockError
+
+    try:
+        login_headless()
+    except MStockError as exc:
+        print(f"login failed: {exc} (the checks below say more)", file=sys.stderr)
+
+
+def write_report(report: Report, folder: Path) -> Path:
+    """``doctor-report.md``, ``doctor-report.json`` and ``fixtures/<name>.json`` in ``folder``."""
+    from ..redact import redact
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "doctor-report.md").write_text(report.to_markdown(), encoding="utf-8")
+    (folder / "doctor-report.json").write_text(report.to_json() + "\n", encoding="utf-8")
+    fixtures = folder / "fixtures"
+    if report.samples:
+        fixtures.mkdir(exist_ok=True)
+    for sample in report.samples:
+        text = json.dumps(sample.body, indent=2, ensure_ascii=False) + "\n"
+        (fixtures / f"{sample.name}.json").write_text(redact(text), encoding="utf-8")
+    if os.name == "posix":
+        os.chmod(folder, 0o700)
+    return folder
