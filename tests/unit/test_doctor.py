@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import struct
+import threading
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from broker.mstock.orders.book import BookOrder, book_carries_tags
 from broker.mstock.records import SymbolRecord
 from broker.mstock.streaming import parser as feed_parser
 from broker.mstock.transport.client import MStockClient
-from broker.mstock.transport.probe import Exchange, route_for
+from broker.mstock.transport.probe import Exchange, check_endpoint, route_for
 
 from ..helpers import API_KEY, API_ROOT, BASE_URL, add_route, sent_json
 
@@ -89,7 +91,7 @@ def test_depth_order_constant_swaps_the_sides(monkeypatch):
 # ---------------------------------------------------------------------- samples
 
 
-def test_sanitize_replaces_ids_codes_tokens_and_balances_consistently():
+def test_sanitize_replaces_ids_codes_tokens_and_balances_consistently(fresh_redactor):
     body = json.dumps({
         "status": "true",
         "data": [
@@ -113,7 +115,7 @@ def test_sanitize_replaces_ids_codes_tokens_and_balances_consistently():
     assert note == "candles: 50 of 120 items kept (first and last 25)"
 
 
-def test_sanitize_of_text_that_is_not_json():
+def test_sanitize_of_text_that_is_not_json(fresh_redactor):
     cleaned, note = sanitize(b"<html>MA6812345 eyJhbGciOi.eyJVU0VS.c2ln</html>", Redactor("MA6812345"))
     assert (cleaned, note) == ("<html>MA0000000 <token></html>", "not JSON")
 
@@ -455,3 +457,38 @@ def test_parser_docstring_dates_utc_epoch_ticks_in_the_past():
     assert "5.5 h in the **past**" in " ".join(doc.split())
     assert not re.search(r"5\.5 h in the future", doc)
 
+
+
+def test_timeboxed_checks_leave_a_stuck_one_behind():
+    stuck = threading.Event()
+    results = checks.run_timeboxed({"quick": lambda: "done", "stuck": stuck.wait}, deadline=0.2)
+    stuck.set()
+    assert results == {"quick": "done"}
+
+
+def test_tls_is_verified_and_a_failed_handshake_is_named():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def answer_garbage() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(1024)
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        server = threading.Thread(target=answer_garbage, daemon=True)
+        server.start()
+        result = check_endpoint(f"https://127.0.0.1:{port}", timeout=3)
+        server.join(3)
+    assert result.tls is True
+    assert result.problem is not None and result.problem.startswith("TLS handshake with 127.0.0.1 failed")
+
+
+def test_plain_loopback_is_reachable_without_tls():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        result = check_endpoint(f"ws://127.0.0.1:{listener.getsockname()[1]}", timeout=3)
+    assert (result.tls, result.problem) == (False, None)

@@ -18,15 +18,19 @@ from __future__ import annotations
 import os
 import re
 import stat
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, time, timedelta, timezone
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyotp
 
 from .. import host
 from ..clock import IST
-from ..errors import ApiKeyRejected, MStockError, MStockTransient, SessionExpired
+from ..errors import ApiKeyRejected, MStockError, MStockTransient, NetworkError, SessionExpired
 from ..local import session_file
 from ..local.symbol_store import SymbolStoreError, describe
 from ..redact import mask_id, register_secret
@@ -36,10 +40,13 @@ from .openalgo import check_openalgo
 from .report import FAIL, OK, WARN, Finding
 
 ENDPOINT_TIMEOUT = 3.0
+# Every network check runs at once and the slowest is cut off here, so the quick checks end
+# within about this long plus local work, whatever the network does.
+NETWORK_DEADLINE = 6.0
 # TOTP codes change every 30 s and mStock accepts about one step either side [INFERRED].
 SKEW_WARN_SECONDS = 5.0
 SKEW_FAIL_SECONDS = 25.0
-MASTER_REBUILT_AT = time(8, 30)  # mStock's BOD ends 08:30 IST: the day's master is ready
+MASTER_REBUILT_AT = dtime(8, 30)  # mStock's BOD ends 08:30 IST: the day's master is ready
 
 OUR_VARIABLES = (
     "BROKER_API_KEY", "BROKER_API_SECRET", "MSTOCK_PASSWORD", "MSTOCK_TOTP_SECRET", "REDIRECT_URL",
@@ -62,22 +69,58 @@ def run_checks(ctx: Context) -> None:
         report.add(_openalgo_or_none(ctx))
         return
     _load_session(ctx)
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="mstock-doctor") as pool:
-        rest = pool.submit(check_endpoint, ctx.settings.base_url, timeout=ENDPOINT_TIMEOUT)
-        feed = pool.submit(check_endpoint, ctx.settings.ws_url, timeout=ENDPOINT_TIMEOUT)
-        keyless = pool.submit(_call_orders, ctx, None)
-        with_session = pool.submit(_call_orders, ctx, ctx.access_token) if ctx.access_token else None
-        rest_result, feed_result = rest.result(), feed.result()
-        keyless_error = keyless.result()
-        session_error = with_session.result() if with_session is not None else None
-    report.add(_endpoint("rest_host", "REST host", rest_result, "MSTOCK_BASE_URL"))
-    report.add(_endpoint("feed_host", "feed host", feed_result, "MSTOCK_WS_URL"))
+    settings = ctx.settings
+    tasks: dict[str, Callable[[], Any]] = {
+        "rest": lambda: check_endpoint(settings.base_url, timeout=ENDPOINT_TIMEOUT),
+        "feed": lambda: check_endpoint(settings.ws_url, timeout=ENDPOINT_TIMEOUT),
+        "keyless": lambda: _call_orders(ctx, None),
+    }
+    if ctx.access_token:
+        tasks["session"] = lambda: _call_orders(ctx, ctx.access_token)
+    results = run_timeboxed(tasks, NETWORK_DEADLINE)
+    late = NetworkError(f"no answer within {NETWORK_DEADLINE:g} s")
+    report.add(_endpoint("rest_host", "REST host", results.get("rest") or _late(settings.base_url), "MSTOCK_BASE_URL"))
+    report.add(_endpoint("feed_host", "feed host", results.get("feed") or _late(settings.ws_url), "MSTOCK_WS_URL"))
+    keyless_error = results["keyless"] if "keyless" in results else late
+    session_error = (results["session"] if "session" in results else late) if "session" in tasks else None
     report.add(_clock(ctx))
-    report.add(_api_key(ctx, keyless_error, session_error, with_session is not None))
+    report.add(_api_key(ctx, keyless_error, session_error, "session" in tasks))
     report.add(_session(ctx, session_error))
     ctx.sample("orders.list", "no_session", exchange=_first(ctx, "orders.list", 401, 403))
     report.add(_symbol_table(ctx))
     report.add(_openalgo_or_none(ctx))
+
+
+def run_timeboxed(tasks: dict[str, Callable[[], Any]], deadline: float) -> dict[str, Any]:
+    """Run ``tasks`` side by side; return the results of those done within ``deadline`` seconds.
+
+    Daemon threads: a task stuck past the deadline (a DNS lookup has no timeout of its own)
+    is left behind and never holds the process.
+    """
+    results: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def runner(name: str, task: Callable[[], Any]) -> None:
+        value = task()
+        with lock:
+            results[name] = value
+
+    threads = [threading.Thread(target=runner, args=item, name=f"mstock-doctor-{item[0]}", daemon=True)
+               for item in tasks.items()]
+    for thread in threads:
+        thread.start()
+    end = time.monotonic() + deadline
+    for thread in threads:
+        thread.join(max(0.0, end - time.monotonic()))
+    with lock:
+        return dict(results)
+
+
+def _late(url: str) -> EndpointCheck:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    return EndpointCheck(parts.hostname or "", port, parts.scheme in ("https", "wss"), NETWORK_DEADLINE,
+                         f"no answer from {parts.hostname}:{port} within {NETWORK_DEADLINE:g} s")
 
 
 def _first(ctx: Context, route: str, *statuses: int) -> Any:
@@ -216,7 +259,7 @@ def _totp_secret() -> Finding:
                        f"MSTOCK_TOTP_SECRET is too short for a TOTP secret ({len(normalised)} characters)",
                        fix="copy the whole secret (usually 32 characters)")
     try:
-        register_secret(pyotp.TOTP(normalised).now())
+        pyotp.TOTP(normalised).now()  # decodes the secret; the code itself is not kept
     except (ValueError, TypeError):
         return Finding("totp_secret", title, FAIL, "MSTOCK_TOTP_SECRET does not decode as base32",
                        fix="copy the secret again from the TOTP set-up page")
@@ -243,8 +286,6 @@ def _redirect(ctx: Context) -> Finding:
             return Finding("redirect_url", title, FAIL, "REDIRECT_URL is not set; OpenAlgo refuses to start", fix=fix_url)
         return Finding("redirect_url", title, OK, "REDIRECT_URL is not set (only OpenAlgo reads it)")
     problems: list[str] = []
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     match = _CALLBACK.search(parts.path or "")
     if "<broker>" in url:
@@ -376,12 +417,12 @@ def _load_session(ctx: Context) -> None:
     expires = saved.expires()
     left = expires - datetime.now(IST)
     hours, rest = divmod(int(left.total_seconds()) // 60, 60)
-    name = f" ({saved.client_name})" if saved.client_name else ""
     try:
         issued = f", logged in {datetime.fromisoformat(saved.issued_at).astimezone(IST):%Y-%m-%d %H:%M} IST"
     except ValueError:
         issued = ""
-    ctx.session_note = (f"{mask_id(saved.client_code)}{name}{issued}, "
+    # The client's name stays out: the report is meant to be shared.
+    ctx.session_note = (f"{mask_id(saved.client_code)}{issued}, "
                         f"expires {expires.astimezone(IST):%Y-%m-%d %H:%M} IST (in {hours} h {rest} min)")
 
 

@@ -28,7 +28,7 @@ from .report import Report, Sample
 from .samples import Recorder, Redactor, sanitize
 
 # Short, so that the quick checks finish within seconds even when a host does not answer.
-QUICK_TIMEOUTS = Timeouts(connect=3.0, trading=4.0, data=6.0, master=6.0)
+QUICK_TIMEOUTS = Timeouts(connect=3.0, trading=3.0, data=3.0, master=3.0)
 LIVE_TIMEOUTS = Timeouts(connect=3.05, trading=7.0, data=15.0, master=15.0)
 
 
@@ -70,6 +70,8 @@ class Context:
     redactor: Redactor = field(default_factory=Redactor)
     access_token: str | None = None
     session_note: str = ""
+    # The token cap the quote probe found, when smaller than the plugin's: later probes use it.
+    quote_cap: int | None = None
 
     @classmethod
     def load(cls, report: Report, **options: Any) -> Context:

@@ -131,6 +131,18 @@ def _quote(client: ReadOnlyClient, mode: str, keys: Sequence[tuple[str, str]]) -
     return fetched, unfetched
 
 
+def _quote_within_cap(client: ReadOnlyClient, keys: Sequence[tuple[str, str]]) -> list[dict]:
+    """LTP rows of ``keys``, split further if mStock states a smaller token cap."""
+    try:
+        fetched, _ = _quote(client, "LTP", keys)
+    except MStockRejected as exc:
+        cap = quotes.refused_cap(exc, len(keys))
+        if cap is None or isinstance(exc, AuthError):
+            raise
+        return [row for start in range(0, len(keys), cap) for row in _quote_within_cap(client, keys[start:start + cap])]
+    return fetched
+
+
 # ---------------------------------------------------------------------- quotes
 
 
@@ -276,6 +288,7 @@ def probe_token_cap(ctx: Context, client: ReadOnlyClient, picks: Instruments) ->
             else:
                 high = middle
         found = low
+    ctx.quote_cap = found
     followed = " (the plugin already follows a refusal that states the cap)" if stated == found else ""
     ctx.report.add(Finding(
         "quote_token_cap", title, CONTRADICTED,
@@ -316,11 +329,10 @@ def probe_more_indices(ctx: Context, client: ReadOnlyClient, lookup: Any) -> Non
                   "answer nothing else")
     known = {e.token for e in NSE_INDICES}
     candidates = [str(t) for t in INDEX_SCAN if str(t) not in known and lookup.get_record_by_token(str(t), "NSE") is None]
-    cap = max(1, min(quotes.MAX_TOKENS_PER_QUOTE_CALL, quotes.capabilities.token_cap))
+    cap = max(1, min(quotes.MAX_TOKENS_PER_QUOTE_CALL, ctx.quote_cap or quotes.MAX_TOKENS_PER_QUOTE_CALL))
     found: list[dict] = []
     for start in range(0, len(candidates), cap):
-        fetched, _ = _quote(client, "LTP", [("NSE", t) for t in candidates[start:start + cap]])
-        found += fetched
+        found += _quote_within_cap(client, [("NSE", t) for t in candidates[start:start + cap]])
     if not found:
         ctx.report.add(Finding("index_tokens_more", title, CONFIRMED,
                                f"none of {len(candidates)} other tokens in that range quotes under NSE",
@@ -346,7 +358,7 @@ def probe_bse_indices(ctx: Context, client: ReadOnlyClient, lookup: Any) -> None
         ctx.report.add(Finding("index_tokens_bse", title, UNTESTABLE, "no BSE index rows in the symbol table",
                                assumption=assumption))
         return
-    fetched, _ = _quote(client, "LTP", [wire_key(r) for r in records])
+    fetched = _quote_within_cap(client, [wire_key(r) for r in records])
     got = {_row_key(r) for r in fetched}
     missing = [r for r in records if wire_key(r) not in got]
     quoted = ", ".join(f"{r.symbol} {r.token}" for r in records if wire_key(r) in got)
