@@ -376,17 +376,18 @@ def _ip_refused(exc: MStockError) -> bool:
 
 def _api_key(ctx: Context, keyless: MStockError | None, session: MStockError | None, had_session: bool) -> Finding:
     title = "API key and IP"
-    for exc in (session, keyless):
-        if isinstance(exc, ApiKeyRejected):
-            if _ip_refused(exc):
-                return Finding("api_key", title, FAIL, f"mStock refused this machine's IP address: {exc.message}",
-                               fix="add this machine's public IP address as the Primary or Secondary IP of the API key "
-                                   "(trade.mstock.com > Trading APIs), or run from the whitelisted machine")
-            return Finding("api_key", title, FAIL, f"mStock refused the API key: {exc.message}",
-                           fix="check BROKER_API_SECRET; keys expire after a year: generate a new one on the "
-                               "Trading APIs page")
     if had_session and session is None:
         return Finding("api_key", title, OK, "accepted (a read with the saved session succeeded from this machine)")
+    for exc, how in ((session, ""), (keyless, " (asked without a session; log in and run again to be sure)")):
+        if not isinstance(exc, ApiKeyRejected):
+            continue
+        if _ip_refused(exc):
+            return Finding("api_key", title, FAIL, f"mStock refused this machine's IP address: {exc.message}",
+                           fix="add this machine's public IP address as the Primary or Secondary IP of the API key "
+                               "(trade.mstock.com > Trading APIs), or run from the whitelisted machine")
+        return Finding("api_key", title, FAIL, f"mStock refused the API key: {exc.message}{how}",
+                       fix="check BROKER_API_SECRET; keys expire after a year: generate a new one on the "
+                           "Trading APIs page")
     if isinstance(keyless, SessionExpired):
         return Finding("api_key", title, OK,
                        "not refused (without a session mStock asks for one); a read with a session confirms it")
