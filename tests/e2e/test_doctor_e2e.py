@@ -30,12 +30,14 @@ from broker.mstock.cli import main as cli_main
 from broker.mstock.database import master_contract_db as mc
 from broker.mstock.diagnostics import LIVE_PROBES, run_doctor
 from broker.mstock.diagnostics.report import CONFIRMED, CONTRADICTED, FAIL, OK, UNTESTABLE, WARN, Report
+from broker.mstock.errors import MStockError
 from broker.mstock.local import session_file
 from broker.mstock.local.symbol_store import SymbolStore
 from broker.mstock.market import quotes
 from broker.mstock.orders.placement import place
 from broker.mstock.orders.tags import is_our_tag
 from broker.mstock.transport import ratelimit
+from broker.mstock.transport.client import parse_envelope
 from broker.mstock.transport.routes import ROUTES
 from mstock_sandbox import SandboxConfig, SandboxServer
 from mstock_sandbox.clock import IST
@@ -406,8 +408,8 @@ def test_cli_report_files_are_redacted_and_secrets_never_printed(doctor, cli_clo
     assert "fixtures/orders.list__live.json" in fixtures
     assert all(name.split("/", 1)[1].split("__")[0] in ROUTES for name in fixtures)
     account = doctor.account
-    secrets = [account.api_key, account.password, account.totp_secret, saved.access_token, account.client_code,
-               account.client_name]
+    secrets = [account.api_key, account.password, account.totp_secret, saved.access_token, saved.feed_token,
+               account.client_code, account.client_name]
     everything = "\n".join([captured.out, captured.err, caplog.text, *files.values()])
     leaked = [s for s in secrets if s in everything]
     assert leaked == []
@@ -416,6 +418,14 @@ def test_cli_report_files_are_redacted_and_secrets_never_printed(doctor, cli_clo
     assert ours and all(row["orderid"].startswith("9") for row in book["data"])
     report = json.loads(files["doctor-report.json"])
     assert report["live"] is True and report["summary"]["contradicted"] == 0
+    # Each sample is a fixture the client's own envelope parser reads like the real answer.
+    for sample in report["samples"]:
+        body = files[f"fixtures/{sample['name']}.json"].encode()
+        if sample["http_status"] == 200:
+            assert parse_envelope(200, "application/json", body, route_name=sample["route"]).http_status == 200
+        else:
+            with pytest.raises(MStockError):
+                parse_envelope(sample["http_status"], "application/json", body, route_name=sample["route"])
     assert report["checks"][0]["id"] == "env_file" and report["checks"][0]["status"] == OK
     assert "| result | assumption | observed | change |" in files["doctor-report.md"]
     assert max(len(line) for line in captured.out.splitlines()) <= 80
