@@ -66,7 +66,7 @@ def run_checks(ctx: Context) -> None:
     if ctx.settings is None:
         report.add(Finding("config", "configuration", FAIL, ctx.settings_error or "cannot read the configuration",
                            fix="correct the variable named above in .env"))
-        report.add(_openalgo_or_none(ctx))
+        _add_openalgo(ctx)
         return
     _load_session(ctx)
     settings = ctx.settings
@@ -88,7 +88,7 @@ def run_checks(ctx: Context) -> None:
     report.add(_session(ctx, session_error))
     ctx.sample("orders.list", "no_session", exchange=_first(ctx, "orders.list", 401, 403))
     report.add(_symbol_table(ctx))
-    report.add(_openalgo_or_none(ctx))
+    _add_openalgo(ctx)
 
 
 def run_timeboxed(tasks: dict[str, Callable[[], Any]], deadline: float) -> dict[str, Any]:
@@ -127,11 +127,9 @@ def _first(ctx: Context, route: str, *statuses: int) -> Any:
     return next((e for e in ctx.recorder.all() if e.route == route and e.http_status in statuses), None)
 
 
-def _openalgo_or_none(ctx: Context) -> Finding:
-    findings = check_openalgo(ctx)
-    for extra in findings[1:]:
-        ctx.report.add(extra)
-    return findings[0]
+def _add_openalgo(ctx: Context) -> None:
+    for finding in check_openalgo(ctx):
+        ctx.report.add(finding)
 
 
 # ---------------------------------------------------------------------- .env
