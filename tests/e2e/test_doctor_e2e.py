@@ -93,8 +93,15 @@ def place_resting(server: SandboxServer, url: str, quantity: int = 10) -> str:
     token = server.issue_session().access_token
     client = make_client(server, token)
     try:
-        data = {"symbol": "SBIN", "exchange": "NSE", "action": "BUY", "quantity": quantity, "pricetype": "LIMIT",
-                "price": price_below(server, "3045"), "product": "MIS"}
+        data = {
+            "symbol": "SBIN",
+            "exchange": "NSE",
+            "action": "BUY",
+            "quantity": quantity,
+            "pricetype": "LIMIT",
+            "price": price_below(server, "3045"),
+            "product": "MIS",
+        }
         return place(client, data, SymbolStore(url))
     finally:
         client.close()
@@ -115,8 +122,13 @@ def doctor(server, symbols_url, working_order, isolated_environment, monkeypatch
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DATABASE_URL", symbols_url)
     session = server.issue_session()
-    saved = session_file.new_session(session.access_token, session.feed_token, client_code=server.account.client_code,
-                                     base_url=server.base_url, client_name=server.account.client_name)
+    saved = session_file.new_session(
+        session.access_token,
+        session.feed_token,
+        client_code=server.account.client_code,
+        base_url=server.base_url,
+        client_name=server.account.client_name,
+    )
     session_file.save(tmp_path / "session.json", saved)
     quotes.reset_for_tests()
     server.faults.clear()
@@ -135,15 +147,30 @@ def statuses(report: Report) -> dict[str, str]:
 # ---------------------------------------------------------------------- variants
 
 
-REST_KNOBS = ("quote_token_cap", "quote_full", "history_bar_limit", "history_over_limit", "hourly_labels",
-              "ordertag_echo", "rate_limit_shape", "arrival_jitter_ms", "connect_latency_ms", "idle_timeout")
+REST_KNOBS = (
+    "quote_token_cap",
+    "quote_full",
+    "history_bar_limit",
+    "history_over_limit",
+    "hourly_labels",
+    "ordertag_echo",
+    "rate_limit_shape",
+    "arrival_jitter_ms",
+    "connect_latency_ms",
+    "idle_timeout",
+)
 FEED_KNOBS = ("feed_framing", "currency_divisor", "feed_epoch", "depth_side_flag", "depth_order")
 
 
 def packet_format(config: SandboxConfig) -> PacketFormat:
     buy, sell = config.depth_side_flag
-    return PacketFormat(currency_divisor=config.currency_divisor, epoch=EPOCHS[config.feed_epoch],
-                        bid_flag=buy, ask_flag=sell, asks_first=config.depth_order == "asks-first")
+    return PacketFormat(
+        currency_divisor=config.currency_divisor,
+        epoch=EPOCHS[config.feed_epoch],
+        bid_flag=buy,
+        ask_flag=sell,
+        asks_first=config.depth_order == "asks-first",
+    )
 
 
 @contextmanager
@@ -214,8 +241,9 @@ def test_the_default_sandbox_confirms_every_assumption_it_can_show(doctor):
     assert cap.detail == f"a call with {quotes.MAX_TOKENS_PER_QUOTE_CALL} real tokens was accepted"
     assert report.finding("ordertag_echo").status == CONFIRMED
     assert "partly filled order (4 of 10) shows 'Pending'" in report.finding("order_statuses").detail
-    assert report.finding("hourly_labels").data == {"labels": ["09:15", "10:15", "11:15", "12:15", "13:15", "14:15",
-                                                               "15:15"]}
+    assert report.finding("hourly_labels").data == {
+        "labels": ["09:15", "10:15", "11:15", "12:15", "13:15", "14:15", "15:15"]
+    }
 
 
 def test_contradictions_name_the_value_seen_and_the_constant_to_change(doctor):
@@ -224,7 +252,8 @@ def test_contradictions_name_the_value_seen_and_the_constant_to_change(doctor):
     assert set(report.contradicted()) == {"quote_token_cap", "history_bar_limit", "price_divisor_cds", "feed_epoch"}
     assert report.finding("quote_token_cap").data["cap"] == 40
     assert report.finding("quote_token_cap").change == (
-        "market/quotes.py MAX_TOKENS_PER_QUOTE_CALL = 40 (the plugin already follows a refusal that states the cap)")
+        "market/quotes.py MAX_TOKENS_PER_QUOTE_CALL = 40 (the plugin already follows a refusal that states the cap)"
+    )
     assert report.finding("history_bar_limit").change == "market/intervals.py HISTORY_BAR_LIMIT = 500"
     assert report.finding("price_divisor_cds").change == "streaming/parser.py PRICE_DIVISOR[13] = 10000000"
     assert report.finding("feed_epoch").change == "streaming/parser.py FEED_EPOCH_UNIX = EPOCH_1980_UTC"
@@ -253,8 +282,12 @@ def test_more_nse_index_tokens_are_found_and_named(symbols_url, isolated_environ
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("DATABASE_URL", symbols_url)
         session = extended.issue_session()
-        session_file.save(tmp_path / "session.json", session_file.new_session(
-            session.access_token, None, client_code=extended.account.client_code, base_url=extended.base_url))
+        session_file.save(
+            tmp_path / "session.json",
+            session_file.new_session(
+                session.access_token, None, client_code=extended.account.client_code, base_url=extended.base_url
+            ),
+        )
         report = live()
     finally:
         extended.stop()
@@ -397,19 +430,29 @@ def test_cli_report_files_are_redacted_and_secrets_never_printed(doctor, cli_clo
     out_dir = tmp_path / "report"
     saved = session_file.load(tmp_path / "session.json")
     with caplog.at_level(logging.DEBUG):
-        code = cli_main(["-vv", "--env-file", str(env_file), "doctor", "--live", "--feed-seconds", "0.3",
-                         "--report", str(out_dir)])
+        code = cli_main(
+            ["-vv", "--env-file", str(env_file), "doctor", "--live", "--feed-seconds", "0.3", "--report", str(out_dir)]
+        )
     captured = capsys.readouterr()
     assert code == 0, captured.out
-    files = {p.relative_to(out_dir).as_posix(): p.read_text(encoding="utf-8") for p in out_dir.rglob("*") if p.is_file()}
+    files = {
+        p.relative_to(out_dir).as_posix(): p.read_text(encoding="utf-8") for p in out_dir.rglob("*") if p.is_file()
+    }
     assert {"doctor-report.md", "doctor-report.json"} <= set(files)
     fixtures = sorted(name for name in files if name.startswith("fixtures/"))
     assert "fixtures/market.quote__live_full.json" in fixtures
     assert "fixtures/orders.list__live.json" in fixtures
     assert all(name.split("/", 1)[1].split("__")[0] in ROUTES for name in fixtures)
     account = doctor.account
-    secrets = [account.api_key, account.password, account.totp_secret, saved.access_token, saved.feed_token,
-               account.client_code, account.client_name]
+    secrets = [
+        account.api_key,
+        account.password,
+        account.totp_secret,
+        saved.access_token,
+        saved.feed_token,
+        account.client_code,
+        account.client_name,
+    ]
     everything = "\n".join([captured.out, captured.err, caplog.text, *files.values()])
     leaked = [s for s in secrets if s in everything]
     assert leaked == []
@@ -445,4 +488,3 @@ def test_statuses_are_unique_per_probe(doctor):
     ids = [f.id for f in report.probes]
     assert len(ids) == len(set(ids))
     assert all(f.status in (CONFIRMED, CONTRADICTED, UNTESTABLE) for f in report.probes)
-

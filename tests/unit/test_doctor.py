@@ -68,13 +68,19 @@ def test_split_frame_names_every_framing():
 
 def test_decode_packet_keeps_raw_integers():
     decoded = decode_packet(packet(3, ltp=9_257))
-    assert (decoded.mode, decoded.token, decoded.ltp, decoded.close, decoded.exchange_ts) == (3, "3045", 9_257, 9_157,
-                                                                                              1_400_000_000)
+    assert (decoded.mode, decoded.token, decoded.ltp, decoded.close, decoded.exchange_ts) == (
+        3,
+        "3045",
+        9_257,
+        9_157,
+        1_400_000_000,
+    )
     assert decoded.depth[0] == (1, 10, 9_252, 1) and decoded.depth[5] == (0, 60, 9_262, 6)
 
 
-@pytest.mark.parametrize(("ratio", "divisor"), [(100.0, 100), (100.003, 100), (1e7 * 0.999, 10_000_000), (55.0, None),
-                                                (0.0, None)])
+@pytest.mark.parametrize(
+    ("ratio", "divisor"), [(100.0, 100), (100.003, 100), (1e7 * 0.999, 10_000_000), (55.0, None), (0.0, None)]
+)
 def test_power_of_ten(ratio, divisor):
     assert _power_of_ten(ratio) == divisor
 
@@ -92,16 +98,27 @@ def test_depth_order_constant_swaps_the_sides(monkeypatch):
 
 
 def test_sanitize_replaces_ids_codes_tokens_and_balances_consistently(fresh_redactor):
-    body = json.dumps({
-        "status": "true",
-        "data": [
-            {"orderid": "1142241106106", "exchangeorderid": "0", "text": "RMS:1142241106106:NSE,MA6812345,FUND",
-             "ordertag": "OAM9X2K3QZ1F701XQ2", "symboltoken": "3045", "price": "571.80", "ClientId": "MA6812345",
-             "AVAILABLE_BALANCE": "12345.50", "jwtToken": "eyJhbGciOi.eyJVU0VS.c2ln", "ClientName": "RAHUL KUMAR"},
-            {"orderid": " 1142241106106", "uniqueorderid": "697c39bf-9411-46b0-81c2-67448ee99c72"},
-        ],
-        "candles": [[i] for i in range(120)],
-    }).encode()
+    body = json.dumps(
+        {
+            "status": "true",
+            "data": [
+                {
+                    "orderid": "1142241106106",
+                    "exchangeorderid": "0",
+                    "text": "RMS:1142241106106:NSE,MA6812345,FUND",
+                    "ordertag": "OAM9X2K3QZ1F701XQ2",
+                    "symboltoken": "3045",
+                    "price": "571.80",
+                    "ClientId": "MA6812345",
+                    "AVAILABLE_BALANCE": "12345.50",
+                    "jwtToken": "eyJhbGciOi.eyJVU0VS.c2ln",
+                    "ClientName": "RAHUL KUMAR",
+                },
+                {"orderid": " 1142241106106", "uniqueorderid": "697c39bf-9411-46b0-81c2-67448ee99c72"},
+            ],
+            "candles": [[i] for i in range(120)],
+        }
+    ).encode()
     cleaned, note = sanitize(body, Redactor("MA6812345"))
     first, second = cleaned["data"]
     assert first["orderid"] == "9000000000001" and second["orderid"] == " 9000000000001"
@@ -126,11 +143,25 @@ def test_sanitize_of_text_that_is_not_json(fresh_redactor):
 def sample_report() -> Report:
     report = Report("0.1.0", "abc123def456", NOW, live=True, server={"REST": BASE_URL})
     report.add(Finding("clock", "clock", OK, "this machine's clock agrees with mStock's (within 0.5 s)"))
-    report.add(Finding("api_key", "API key and IP", FAIL, "mStock refused this machine's IP address: " + "x" * 120,
-                       fix="whitelist it | on the Trading APIs page"))
-    report.add(Finding("quote_token_cap", "quote token cap", CONTRADICTED, "mStock refused 500 tokens",
-                       assumption="one quote call may name 500 tokens",
-                       change="market/quotes.py MAX_TOKENS_PER_QUOTE_CALL = 50"))
+    report.add(
+        Finding(
+            "api_key",
+            "API key and IP",
+            FAIL,
+            "mStock refused this machine's IP address: " + "x" * 120,
+            fix="whitelist it | on the Trading APIs page",
+        )
+    )
+    report.add(
+        Finding(
+            "quote_token_cap",
+            "quote token cap",
+            CONTRADICTED,
+            "mStock refused 500 tokens",
+            assumption="one quote call may name 500 tokens",
+            change="market/quotes.py MAX_TOKENS_PER_QUOTE_CALL = 50",
+        )
+    )
     report.add(Finding("feed_epoch", "feed epoch zone", UNTESTABLE, "the market is closed"))
     report.add_sample(Sample("market.quote", "live_cap_refused", 400, {"status": "false"}))
     return report
@@ -172,24 +203,61 @@ def context(tmp_path: Path, **options) -> Context:
     [
         ({"BROKER_API_KEY": "MA6812345"}, "client_code", OK, "BROKER_API_KEY is MA*****45"),
         ({"BROKER_API_KEY": "ma6812345"}, "client_code", WARN, "BROKER_API_KEY ma*****45 is in lower case"),
-        ({"BROKER_API_KEY": "DDFUFbGlDwBeBpqik2UOcBQ5yIKjrT@"}, "client_code", FAIL,
-         "BROKER_API_KEY looks like an API key, not a client code"),
-        ({"BROKER_API_SECRET": "MA6812345"}, "api_key_format", FAIL,
-         "BROKER_API_SECRET looks like a client code, not an API key"),
+        (
+            {"BROKER_API_KEY": "DDFUFbGlDwBeBpqik2UOcBQ5yIKjrT@"},
+            "client_code",
+            FAIL,
+            "BROKER_API_KEY looks like an API key, not a client code",
+        ),
+        (
+            {"BROKER_API_SECRET": "MA6812345"},
+            "api_key_format",
+            FAIL,
+            "BROKER_API_SECRET looks like a client code, not an API key",
+        ),
         ({"BROKER_API_SECRET": "short@"}, "api_key_format", WARN, "BROKER_API_SECRET is set but short (6 characters)"),
-        ({"MSTOCK_TOTP_SECRET": "123456"}, "totp_secret", FAIL, "MSTOCK_TOTP_SECRET holds a 6-digit code, not the secret"),
-        ({"MSTOCK_TOTP_SECRET": "JBSWY3DPEHPK3PX1"}, "totp_secret", FAIL,
-         "MSTOCK_TOTP_SECRET is not base32 (only letters A-Z and digits 2-7)"),
-        ({"MSTOCK_TOTP_SECRET": "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp"}, "totp_secret", OK,
-         "MSTOCK_TOTP_SECRET is valid base32 (32 characters)"),
-        ({"REDIRECT_URL": "http://127.0.0.1:5000/zerodha/callback"}, "redirect_url", FAIL,
-         "REDIRECT_URL names the broker 'zerodha', not mstock"),
-        ({"REDIRECT_URL": "http://127.0.0.1:5000/mstock/callback", "VALID_BROKERS": "zerodha,dhan"}, "redirect_url", FAIL,
-         "VALID_BROKERS does not contain mstock; OpenAlgo refuses to start"),
-        ({"REDIRECT_URL": "https://algo.example.com/mstock/callback"}, "redirect_url", WARN,
-         "REDIRECT_URL https://algo.example.com/mstock/callback names no port"),
-        ({"REDIRECT_URL": "http://127.0.0.1:5000/mstock/callback", "VALID_BROKERS": "Zerodha, MSTOCK"}, "redirect_url", OK,
-         "REDIRECT_URL is http://127.0.0.1:5000/mstock/callback and VALID_BROKERS contains mstock"),
+        (
+            {"MSTOCK_TOTP_SECRET": "123456"},
+            "totp_secret",
+            FAIL,
+            "MSTOCK_TOTP_SECRET holds a 6-digit code, not the secret",
+        ),
+        (
+            {"MSTOCK_TOTP_SECRET": "JBSWY3DPEHPK3PX1"},
+            "totp_secret",
+            FAIL,
+            "MSTOCK_TOTP_SECRET is not base32 (only letters A-Z and digits 2-7)",
+        ),
+        (
+            {"MSTOCK_TOTP_SECRET": "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp"},
+            "totp_secret",
+            OK,
+            "MSTOCK_TOTP_SECRET is valid base32 (32 characters)",
+        ),
+        (
+            {"REDIRECT_URL": "http://127.0.0.1:5000/zerodha/callback"},
+            "redirect_url",
+            FAIL,
+            "REDIRECT_URL names the broker 'zerodha', not mstock",
+        ),
+        (
+            {"REDIRECT_URL": "http://127.0.0.1:5000/mstock/callback", "VALID_BROKERS": "zerodha,dhan"},
+            "redirect_url",
+            FAIL,
+            "VALID_BROKERS does not contain mstock; OpenAlgo refuses to start",
+        ),
+        (
+            {"REDIRECT_URL": "https://algo.example.com/mstock/callback"},
+            "redirect_url",
+            WARN,
+            "REDIRECT_URL https://algo.example.com/mstock/callback names no port",
+        ),
+        (
+            {"REDIRECT_URL": "http://127.0.0.1:5000/mstock/callback", "VALID_BROKERS": "Zerodha, MSTOCK"},
+            "redirect_url",
+            OK,
+            "REDIRECT_URL is http://127.0.0.1:5000/mstock/callback and VALID_BROKERS contains mstock",
+        ),
     ],
 )
 def test_variable_shapes(monkeypatch, tmp_path, values, finding, status, detail):
@@ -235,8 +303,15 @@ def test_clock_without_a_date_header_is_a_warning(tmp_path):
 
 def test_read_only_client_refuses_writes_and_logins():
     client = ReadOnlyClient(MStockClient("token-abcdef", api_key=API_KEY, base_url=BASE_URL))
-    for route in ("orders.place", "orders.modify", "orders.cancel", "orders.cancel_all", "portfolio.convert",
-                  "auth.login", "auth.logout"):
+    for route in (
+        "orders.place",
+        "orders.modify",
+        "orders.cancel",
+        "orders.cancel_all",
+        "portfolio.convert",
+        "auth.login",
+        "auth.logout",
+    ):
         with pytest.raises(AssertionError):
             client.call(route)
 
@@ -251,12 +326,12 @@ def test_route_for_maps_paths_back_to_route_names():
 # ---------------------------------------------------------------------- OpenAlgo checkout
 
 
-SERVICE = '''
+SERVICE = """
 _BROKER_FACTORIES: dict[str, tuple[str, str]] = {{
     "dhan": ("broker.dhan.streaming.dhan_order_adapter", "create_dhan_order_adapter"),{entry}
 }}
 _POLLING_BROKERS = {{"groww"{polling}}}
-'''
+"""
 
 
 def checkout(tmp_path: Path, *, entry: str = "", polling: str = "", plugin: bool = True) -> Path:
@@ -266,8 +341,9 @@ def checkout(tmp_path: Path, *, entry: str = "", polling: str = "", plugin: bool
     (root / "broker").mkdir()
     (root / "app.py").write_text("", encoding="utf-8")
     (root / "blueprints" / "brlogin.py").write_text("", encoding="utf-8")
-    (root / "services" / "order_update_service.py").write_text(SERVICE.format(entry=entry, polling=polling),
-                                                               encoding="utf-8")
+    (root / "services" / "order_update_service.py").write_text(
+        SERVICE.format(entry=entry, polling=polling), encoding="utf-8"
+    )
     if plugin:
         shutil.copytree(PLUGIN_DIR, root / "broker" / "mstock", ignore=shutil.ignore_patterns("__pycache__"))
     (root / ".env").write_text("", encoding="utf-8")
@@ -284,7 +360,9 @@ def test_openalgo_checkout_with_this_plugin_and_polling(tmp_path):
     assert found["openalgo"].status == OK
     assert found["openalgo_plugin"].status == OK and found["openalgo_plugin"].detail.startswith("broker/mstock is this")
     assert (found["openalgo_order_updates"].status, found["openalgo_order_updates"].detail) == (
-        OK, "mstock is in _POLLING_BROKERS (OpenAlgo polls the order book)")
+        OK,
+        "mstock is in _POLLING_BROKERS (OpenAlgo polls the order book)",
+    )
 
 
 def test_openalgo_checkout_with_a_stale_plugin_and_no_order_updates(tmp_path):
@@ -294,10 +372,15 @@ def test_openalgo_checkout_with_a_stale_plugin_and_no_order_updates(tmp_path):
     found = openalgo_findings(root, tmp_path)
     plugin = found["openalgo_plugin"]
     assert plugin.status == FAIL and plugin.fix == f"mstock-openalgo install {root}"
-    assert "1 differ (market/quotes.py)" in plugin.detail and "1 not in this version (api/old_module.py)" in plugin.detail
+    assert (
+        "1 differ (market/quotes.py)" in plugin.detail and "1 not in this version (api/old_module.py)" in plugin.detail
+    )
     updates = found["openalgo_order_updates"]
     assert updates.status == WARN
-    assert updates.detail == "no mstock entry in services/order_update_service.py: OpenAlgo will not publish mStock order updates"
+    assert (
+        updates.detail
+        == "no mstock entry in services/order_update_service.py: OpenAlgo will not publish mStock order updates"
+    )
     # The fix names the adapter when this plugin ships one, else the order-book polling set.
     ships_adapter = (PLUGIN_DIR / "streaming" / "mstock_order_adapter.py").is_file()
     assert ("_BROKER_FACTORIES" if ships_adapter else "_POLLING_BROKERS") in updates.fix
@@ -343,9 +426,14 @@ class Lookup:
 
 @pytest.mark.parametrize(
     ("message", "cap"),
-    [("Maximum 50 tokens are allowed per request.", 50), ("max 100 instruments", 100), ("Only 50 tokens allowed", 50),
-     ("Number of symbols cannot be more than 20", 20), ("Maximum 500 tokens are allowed per request.", None),
-     ("Invalid mode FULL. Valid modes are LTP and OHLC.", None)],
+    [
+        ("Maximum 50 tokens are allowed per request.", 50),
+        ("max 100 instruments", 100),
+        ("Only 50 tokens allowed", 50),
+        ("Number of symbols cannot be more than 20", 20),
+        ("Maximum 500 tokens are allowed per request.", None),
+        ("Invalid mode FULL. Valid modes are LTP and OHLC.", None),
+    ],
 )
 def test_refused_cap_reads_only_a_stated_cap_below_what_was_sent(message, cap):
     assert quotes.refused_cap(InputRejected(message), 500) == cap
@@ -361,12 +449,38 @@ def test_a_stated_token_cap_is_followed_and_remembered(mock_api):
         tokens = [t for values in body["exchangeTokens"].values() for t in values]
         sizes.append(len(tokens))
         if len(tokens) > 2:
-            return 400, {}, json.dumps({"status": "false", "message": "Maximum 2 tokens are allowed per request.",
-                                        "errorcode": "IA400", "data": None})
-        rows = [{"exchange": "NSE", "tradingSymbol": f"S{t}-EQ", "symbolToken": t, "ltp": 10.0, "open": 9.0,
-                 "high": 11.0, "low": 8.0, "close": 9.5} for t in tokens]
-        return 200, {}, json.dumps({"status": "true", "message": "SUCCESS", "errorcode": "",
-                                    "data": {"fetched": rows, "unfetched": []}})
+            return (
+                400,
+                {},
+                json.dumps(
+                    {
+                        "status": "false",
+                        "message": "Maximum 2 tokens are allowed per request.",
+                        "errorcode": "IA400",
+                        "data": None,
+                    }
+                ),
+            )
+        rows = [
+            {
+                "exchange": "NSE",
+                "tradingSymbol": f"S{t}-EQ",
+                "symbolToken": t,
+                "ltp": 10.0,
+                "open": 9.0,
+                "high": 11.0,
+                "low": 8.0,
+                "close": 9.5,
+            }
+            for t in tokens
+        ]
+        return (
+            200,
+            {},
+            json.dumps(
+                {"status": "true", "message": "SUCCESS", "errorcode": "", "data": {"fetched": rows, "unfetched": []}}
+            ),
+        )
 
     mock_api.add_callback("POST", f"{API_ROOT}/instruments/quote", callback=answer)
     lookup = Lookup([record(str(t)) for t in range(1, 6)])
@@ -393,8 +507,11 @@ def test_first_mode_and_depth_constants_seed_the_capabilities(monkeypatch):
 
 @pytest.mark.parametrize(
     ("message", "refused"),
-    [("Maximum 1000 candles are allowed per request. Please reduce the date range.", True),
-     ("Date range exceeds the maximum of 1000 bars", True), ("Invalid symbol token 3 for NSE.", False)],
+    [
+        ("Maximum 1000 candles are allowed per request. Please reduce the date range.", True),
+        ("Date range exceeds the maximum of 1000 bars", True),
+        ("Invalid symbol token 3 for NSE.", False),
+    ],
 )
 def test_refused_for_size(message, refused):
     assert history.refused_for_size(InputRejected(message)) is refused
@@ -407,11 +524,24 @@ def test_a_history_chunk_refused_for_its_size_is_split(mock_api):
         last = date.fromisoformat(body["todate"][:10])
         days = [first + timedelta(n) for n in range((last - first).days + 1) if (first + timedelta(n)).weekday() < 5]
         if len(days) > 3:
-            return 400, {}, json.dumps({"status": "false", "errorcode": "IA400", "data": None,
-                                        "message": "Maximum 3 candles are allowed per request."})
+            return (
+                400,
+                {},
+                json.dumps(
+                    {
+                        "status": "false",
+                        "errorcode": "IA400",
+                        "data": None,
+                        "message": "Maximum 3 candles are allowed per request.",
+                    }
+                ),
+            )
         candles_ = [[f"{d.isoformat()}T00:00:00+05", 1, 2, 0.5, 1.5, 100] for d in days]
-        return 200, {}, json.dumps({"status": "true", "message": "success", "errorcode": "",
-                                    "data": {"candles": candles_}})
+        return (
+            200,
+            {},
+            json.dumps({"status": "true", "message": "success", "errorcode": "", "data": {"candles": candles_}}),
+        )
 
     mock_api.add_callback("POST", f"{API_ROOT}/instruments/historical", callback=answer)
     client = MStockClient("token-abcdef", api_key=API_KEY, base_url=BASE_URL, sleep=lambda s: None)
@@ -424,8 +554,12 @@ def test_end_labels_become_bar_starts():
     def at(hh: int, mm: int) -> int:
         return int(datetime(2026, 3, 3, hh, mm, tzinfo=IST).timestamp())
 
-    bars = [(at(10, 15), 1.0, 2.0, 0.5, 1.5, 10, 0), (at(15, 15), 1.0, 2.0, 0.5, 1.5, 10, 0),
-            (at(15, 30), 1.0, 2.0, 0.5, 1.5, 10, 0), (at(9, 15), 1.0, 2.0, 0.5, 1.5, 10, 0)]
+    bars = [
+        (at(10, 15), 1.0, 2.0, 0.5, 1.5, 10, 0),
+        (at(15, 15), 1.0, 2.0, 0.5, 1.5, 10, 0),
+        (at(15, 30), 1.0, 2.0, 0.5, 1.5, 10, 0),
+        (at(9, 15), 1.0, 2.0, 0.5, 1.5, 10, 0),
+    ]
     relabelled = candles.end_labels_to_start(bars, opens=time(9, 15), minutes=60)
     assert [r[0] for r in relabelled] == [at(9, 15), at(14, 15), at(15, 15), at(9, 15)]
 
@@ -433,8 +567,16 @@ def test_end_labels_become_bar_starts():
 def test_history_relabels_hourly_end_labels_when_told(mock_api, monkeypatch):
     monkeypatch.setattr(history, "HOURLY_LABELS", "end")
     labels = ["10:15", "11:15", "12:15", "13:15", "14:15", "15:15", "15:30"]
-    add_route(mock_api, "market.historical", {"status": "true", "message": "success", "errorcode": "", "data": {
-        "candles": [[f"2026-03-03 {label}", 1, 2, 0.5, 1.5, 10] for label in labels]}})
+    add_route(
+        mock_api,
+        "market.historical",
+        {
+            "status": "true",
+            "message": "success",
+            "errorcode": "",
+            "data": {"candles": [[f"2026-03-03 {label}", 1, 2, 0.5, 1.5, 10] for label in labels]},
+        },
+    )
     client = MStockClient("token-abcdef", api_key=API_KEY, base_url=BASE_URL, sleep=lambda s: None)
     frame = history.fetch_history(client, record("3045"), "NSE", "1h", "2026-03-03", "2026-03-03", now=NOW)
     shown = [datetime.fromtimestamp(t, IST).strftime("%H:%M") for t in frame["timestamp"]]
@@ -456,7 +598,6 @@ def test_parser_docstring_dates_utc_epoch_ticks_in_the_past():
     doc = feed_parser.__doc__ or ""
     assert "5.5 h in the **past**" in " ".join(doc.split())
     assert not re.search(r"5\.5 h in the future", doc)
-
 
 
 def test_timeboxed_checks_leave_a_stuck_one_behind():

@@ -32,16 +32,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--live", action="store_true", help="also probe mStock's undocumented behaviour (needs a session)")
-    p.add_argument("--login", action="store_true",
-                   help="log in first with MSTOCK_PASSWORD + MSTOCK_TOTP_SECRET if there is no saved session")
+    p.add_argument(
+        "--login",
+        action="store_true",
+        help="log in first with MSTOCK_PASSWORD + MSTOCK_TOTP_SECRET if there is no saved session",
+    )
     p.add_argument("--openalgo", metavar="PATH", help="the OpenAlgo checkout to check (default: detected)")
-    p.add_argument("--report", metavar="DIR", type=Path,
-                   help="write doctor-report.md, doctor-report.json and fixtures/ (redacted) into DIR")
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        type=Path,
+        help="write doctor-report.md, doctor-report.json and fixtures/ (redacted) into DIR",
+    )
     p.add_argument("--format", choices=FORMATS, default="text", help="what to print (default: text)")
-    p.add_argument("--feed-seconds", type=float, default=3.0, metavar="S",
-                   help="how long --live listens to the feed (default 3)")
-    p.add_argument("--probe-rate-limit", action="store_true",
-                   help="with --live: send one data request over mStock's 1/s limit to see how it refuses")
+    p.add_argument(
+        "--feed-seconds", type=float, default=3.0, metavar="S", help="how long --live listens to the feed (default 3)"
+    )
+    p.add_argument(
+        "--probe-rate-limit",
+        action="store_true",
+        help="with --live: send one data request over mStock's 1/s limit to see how it refuses",
+    )
     p.set_defaults(func=run)
 
 

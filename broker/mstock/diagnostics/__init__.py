@@ -94,11 +94,23 @@ def run_doctor(
     now = now or clock.now_ist
     wall = wall or time.time
     started = time.monotonic()
-    report = Report(tool_version=plugin_version(), plugin_fingerprint=fingerprint(file_hashes(PLUGIN_DIR)),
-                    started_at=now().astimezone(IST), live=live)
-    ctx = Context.load(report, env_file=env_file, env_file_given=env_file_given, openalgo=openalgo,
-                       openalgo_given=openalgo_given, now=now, wall=wall, feed_seconds=feed_seconds,
-                       probe_rate_limit=probe_rate_limit)
+    report = Report(
+        tool_version=plugin_version(),
+        plugin_fingerprint=fingerprint(file_hashes(PLUGIN_DIR)),
+        started_at=now().astimezone(IST),
+        live=live,
+    )
+    ctx = Context.load(
+        report,
+        env_file=env_file,
+        env_file_given=env_file_given,
+        openalgo=openalgo,
+        openalgo_given=openalgo_given,
+        now=now,
+        wall=wall,
+        feed_seconds=feed_seconds,
+        probe_rate_limit=probe_rate_limit,
+    )
     if ctx.settings is not None:
         report.server = {"REST": ctx.settings.base_url, "feed": ctx.settings.ws_url}
     run_checks(ctx)
@@ -149,8 +161,9 @@ def _guarded(ctx: Context, ids: tuple[str, ...], probe: Callable[[], T]) -> T | 
     except MStockError as exc:
         for finding_id in ids:
             if ctx.report.finding(finding_id) is None:
-                ctx.report.add(Finding(finding_id, LIVE_PROBES[finding_id], UNTESTABLE,
-                                       f"mStock did not answer the probe: {exc}"))
+                ctx.report.add(
+                    Finding(finding_id, LIVE_PROBES[finding_id], UNTESTABLE, f"mStock did not answer the probe: {exc}")
+                )
         return None
 
 

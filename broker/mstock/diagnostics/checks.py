@@ -49,8 +49,16 @@ SKEW_FAIL_SECONDS = 25.0
 MASTER_REBUILT_AT = dtime(8, 30)  # mStock's BOD ends 08:30 IST: the day's master is ready
 
 OUR_VARIABLES = (
-    "BROKER_API_KEY", "BROKER_API_SECRET", "MSTOCK_PASSWORD", "MSTOCK_TOTP_SECRET", "REDIRECT_URL",
-    "VALID_BROKERS", "MSTOCK_BASE_URL", "MSTOCK_WS_URL", "DATABASE_URL", "MSTOCK_SESSION_FILE",
+    "BROKER_API_KEY",
+    "BROKER_API_SECRET",
+    "MSTOCK_PASSWORD",
+    "MSTOCK_TOTP_SECRET",
+    "REDIRECT_URL",
+    "VALID_BROKERS",
+    "MSTOCK_BASE_URL",
+    "MSTOCK_WS_URL",
+    "DATABASE_URL",
+    "MSTOCK_SESSION_FILE",
 )
 _CLIENT_CODE = re.compile(r"^[A-Z]{1,4}\d{3,10}$")
 _MOBILE = re.compile(r"^\d{10}$")
@@ -64,8 +72,15 @@ def run_checks(ctx: Context) -> None:
     for finding in _variables(ctx):
         report.add(finding)
     if ctx.settings is None:
-        report.add(Finding("config", "configuration", FAIL, ctx.settings_error or "cannot read the configuration",
-                           fix="correct the variable named above in .env"))
+        report.add(
+            Finding(
+                "config",
+                "configuration",
+                FAIL,
+                ctx.settings_error or "cannot read the configuration",
+                fix="correct the variable named above in .env",
+            )
+        )
         _add_openalgo(ctx)
         return
     _load_session(ctx)
@@ -105,8 +120,10 @@ def run_timeboxed(tasks: dict[str, Callable[[], Any]], deadline: float) -> dict[
         with lock:
             results[name] = value
 
-    threads = [threading.Thread(target=runner, args=item, name=f"mstock-doctor-{item[0]}", daemon=True)
-               for item in tasks.items()]
+    threads = [
+        threading.Thread(target=runner, args=item, name=f"mstock-doctor-{item[0]}", daemon=True)
+        for item in tasks.items()
+    ]
     for thread in threads:
         thread.start()
     end = time.monotonic() + deadline
@@ -119,8 +136,13 @@ def run_timeboxed(tasks: dict[str, Callable[[], Any]], deadline: float) -> dict[
 def _late(url: str) -> EndpointCheck:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
-    return EndpointCheck(parts.hostname or "", port, parts.scheme in ("https", "wss"), NETWORK_DEADLINE,
-                         f"no answer from {parts.hostname}:{port} within {NETWORK_DEADLINE:g} s")
+    return EndpointCheck(
+        parts.hostname or "",
+        port,
+        parts.scheme in ("https", "wss"),
+        NETWORK_DEADLINE,
+        f"no answer from {parts.hostname}:{port} within {NETWORK_DEADLINE:g} s",
+    )
 
 
 def _first(ctx: Context, route: str, *statuses: int) -> Any:
@@ -138,24 +160,40 @@ def _add_openalgo(ctx: Context) -> None:
 def _env_file(ctx: Context) -> Finding:
     path = ctx.env_file
     if path is None:
-        return Finding("env_file", ".env file", WARN, "no .env file was read; settings come from the environment only",
-                       fix="pass --env-file PATH (OpenAlgo's .env) or run from the folder that holds .env")
+        return Finding(
+            "env_file",
+            ".env file",
+            WARN,
+            "no .env file was read; settings come from the environment only",
+            fix="pass --env-file PATH (OpenAlgo's .env) or run from the folder that holds .env",
+        )
     if not path.is_file():
         how = "given with --env-file" if ctx.env_file_given else "in the current folder"
-        return Finding("env_file", ".env file", WARN if not ctx.env_file_given else FAIL,
-                       f"no .env at {path} ({how}); settings come from the environment only",
-                       fix="pass --env-file with the path of OpenAlgo's .env" if not ctx.env_file_given
-                       else "check the path given to --env-file")
+        return Finding(
+            "env_file",
+            ".env file",
+            WARN if not ctx.env_file_given else FAIL,
+            f"no .env at {path} ({how}); settings come from the environment only",
+            fix="pass --env-file with the path of OpenAlgo's .env"
+            if not ctx.env_file_given
+            else "check the path given to --env-file",
+        )
     try:
         from dotenv import dotenv_values
 
         values = dotenv_values(path)
     except OSError as exc:
-        return Finding("env_file", ".env file", FAIL, f"cannot read {path}: {exc.strerror or exc}",
-                       fix="make the file readable by this user")
+        return Finding(
+            "env_file",
+            ".env file",
+            FAIL,
+            f"cannot read {path}: {exc.strerror or exc}",
+            fix="make the file readable by this user",
+        )
     ours = [name for name in OUR_VARIABLES if values.get(name)]
     overridden = [
-        name for name in ours
+        name
+        for name in ours
         if os.environ.get(name) is not None and _clean(os.environ[name]) != _clean(values.get(name) or "")
     ]
     detail = f"read {path} ({len(ours)} of the plugin's variables: {', '.join(ours) or 'none'})"
@@ -201,38 +239,78 @@ def _client_code() -> Finding:
     title = "client code"
     value = _env("BROKER_API_KEY")
     if value is None:
-        return Finding("client_code", title, FAIL, "BROKER_API_KEY is not set",
-                       fix="set BROKER_API_KEY to your mStock client code (e.g. MA6812345)")
+        return Finding(
+            "client_code",
+            title,
+            FAIL,
+            "BROKER_API_KEY is not set",
+            fix="set BROKER_API_KEY to your mStock client code (e.g. MA6812345)",
+        )
     if any(ch.isspace() for ch in value):
         return Finding("client_code", title, FAIL, "BROKER_API_KEY contains spaces", fix="write the client code alone")
     if _looks_like_key(value) and not _CLIENT_CODE.match(value.upper()):
-        return Finding("client_code", title, FAIL, "BROKER_API_KEY looks like an API key, not a client code",
-                       fix="BROKER_API_KEY holds your client code (e.g. MA6812345), BROKER_API_SECRET your API key")
+        return Finding(
+            "client_code",
+            title,
+            FAIL,
+            "BROKER_API_KEY looks like an API key, not a client code",
+            fix="BROKER_API_KEY holds your client code (e.g. MA6812345), BROKER_API_SECRET your API key",
+        )
     if _CLIENT_CODE.match(value) or _MOBILE.match(value):
         return Finding("client_code", title, OK, f"BROKER_API_KEY is {mask_id(value)}")
     if _CLIENT_CODE.match(value.upper()):
-        return Finding("client_code", title, WARN, f"BROKER_API_KEY {mask_id(value)} is in lower case",
-                       fix="write the client code in capitals, as mStock shows it")
-    return Finding("client_code", title, WARN, f"BROKER_API_KEY {mask_id(value)} does not look like an mStock client code",
-                   fix="use the client code you log in with (letters then digits, e.g. MA6812345)")
+        return Finding(
+            "client_code",
+            title,
+            WARN,
+            f"BROKER_API_KEY {mask_id(value)} is in lower case",
+            fix="write the client code in capitals, as mStock shows it",
+        )
+    return Finding(
+        "client_code",
+        title,
+        WARN,
+        f"BROKER_API_KEY {mask_id(value)} does not look like an mStock client code",
+        fix="use the client code you log in with (letters then digits, e.g. MA6812345)",
+    )
 
 
 def _api_key_shape() -> Finding:
     title = "API key"
     value = _env("BROKER_API_SECRET")
     if value is None:
-        return Finding("api_key_format", title, FAIL, "BROKER_API_SECRET is not set",
-                       fix="set BROKER_API_SECRET to your Type B API key (trade.mstock.com > Trading APIs)")
+        return Finding(
+            "api_key_format",
+            title,
+            FAIL,
+            "BROKER_API_SECRET is not set",
+            fix="set BROKER_API_SECRET to your Type B API key (trade.mstock.com > Trading APIs)",
+        )
     register_secret(value)
     if any(ch.isspace() or ch in "\"'" for ch in value):
-        return Finding("api_key_format", title, FAIL, "BROKER_API_SECRET contains spaces or quotes",
-                       fix="paste the key exactly as the Trading APIs page shows it")
+        return Finding(
+            "api_key_format",
+            title,
+            FAIL,
+            "BROKER_API_SECRET contains spaces or quotes",
+            fix="paste the key exactly as the Trading APIs page shows it",
+        )
     if _CLIENT_CODE.match(value.upper()) or _MOBILE.match(value):
-        return Finding("api_key_format", title, FAIL, "BROKER_API_SECRET looks like a client code, not an API key",
-                       fix="BROKER_API_KEY holds your client code, BROKER_API_SECRET your Type B API key")
+        return Finding(
+            "api_key_format",
+            title,
+            FAIL,
+            "BROKER_API_SECRET looks like a client code, not an API key",
+            fix="BROKER_API_KEY holds your client code, BROKER_API_SECRET your Type B API key",
+        )
     if len(value) < 16:
-        return Finding("api_key_format", title, WARN, f"BROKER_API_SECRET is set but short ({len(value)} characters)",
-                       fix="check it is the whole Type B API key from the Trading APIs page")
+        return Finding(
+            "api_key_format",
+            title,
+            WARN,
+            f"BROKER_API_SECRET is set but short ({len(value)} characters)",
+            fix="check it is the whole Type B API key from the Trading APIs page",
+        )
     return Finding("api_key_format", title, OK, f"BROKER_API_SECRET is set ({len(value)} characters)")
 
 
@@ -240,35 +318,64 @@ def _totp_secret() -> Finding:
     title = "TOTP secret"
     value = _env("MSTOCK_TOTP_SECRET")
     if value is None:
-        return Finding("totp_secret", title, WARN, "MSTOCK_TOTP_SECRET is not set",
-                       fix="set it to the base32 secret shown when you enabled TOTP, for `mstock-openalgo login` "
-                           "(OpenAlgo's login form takes the 6-digit code instead)")
+        return Finding(
+            "totp_secret",
+            title,
+            WARN,
+            "MSTOCK_TOTP_SECRET is not set",
+            fix="set it to the base32 secret shown when you enabled TOTP, for `mstock-openalgo login` "
+            "(OpenAlgo's login form takes the 6-digit code instead)",
+        )
     register_secret(value)
     normalised = re.sub(r"[\s-]", "", value).upper()
     register_secret(normalised)
     if re.fullmatch(r"\d{6}", normalised):
-        return Finding("totp_secret", title, FAIL, "MSTOCK_TOTP_SECRET holds a 6-digit code, not the secret",
-                       fix="use the base32 secret (letters A-Z and digits 2-7) shown when you enabled TOTP")
+        return Finding(
+            "totp_secret",
+            title,
+            FAIL,
+            "MSTOCK_TOTP_SECRET holds a 6-digit code, not the secret",
+            fix="use the base32 secret (letters A-Z and digits 2-7) shown when you enabled TOTP",
+        )
     if not _BASE32.match(normalised):
-        return Finding("totp_secret", title, FAIL, "MSTOCK_TOTP_SECRET is not base32 (only letters A-Z and digits 2-7)",
-                       fix="copy the secret again from the TOTP set-up page (not the QR code's URL)")
+        return Finding(
+            "totp_secret",
+            title,
+            FAIL,
+            "MSTOCK_TOTP_SECRET is not base32 (only letters A-Z and digits 2-7)",
+            fix="copy the secret again from the TOTP set-up page (not the QR code's URL)",
+        )
     if len(normalised.rstrip("=")) < 16:
-        return Finding("totp_secret", title, FAIL,
-                       f"MSTOCK_TOTP_SECRET is too short for a TOTP secret ({len(normalised)} characters)",
-                       fix="copy the whole secret (usually 32 characters)")
+        return Finding(
+            "totp_secret",
+            title,
+            FAIL,
+            f"MSTOCK_TOTP_SECRET is too short for a TOTP secret ({len(normalised)} characters)",
+            fix="copy the whole secret (usually 32 characters)",
+        )
     try:
         pyotp.TOTP(normalised).now()  # decodes the secret; the code itself is not kept
     except (ValueError, TypeError):
-        return Finding("totp_secret", title, FAIL, "MSTOCK_TOTP_SECRET does not decode as base32",
-                       fix="copy the secret again from the TOTP set-up page")
+        return Finding(
+            "totp_secret",
+            title,
+            FAIL,
+            "MSTOCK_TOTP_SECRET does not decode as base32",
+            fix="copy the secret again from the TOTP set-up page",
+        )
     return Finding("totp_secret", title, OK, f"MSTOCK_TOTP_SECRET is valid base32 ({len(normalised)} characters)")
 
 
 def _password() -> Finding:
     value = _env("MSTOCK_PASSWORD")
     if value is None:
-        return Finding("password", "password", WARN, "MSTOCK_PASSWORD is not set",
-                       fix="set it for `mstock-openalgo login` (OpenAlgo's login form asks for it instead)")
+        return Finding(
+            "password",
+            "password",
+            WARN,
+            "MSTOCK_PASSWORD is not set",
+            fix="set it for `mstock-openalgo login` (OpenAlgo's login form asks for it instead)",
+        )
     register_secret(value)
     return Finding("password", "password", OK, "MSTOCK_PASSWORD is set")
 
@@ -281,7 +388,9 @@ def _redirect(ctx: Context) -> Finding:
     fix_url = "set REDIRECT_URL=http://127.0.0.1:5000/mstock/callback (your OpenAlgo host and port)"
     if url is None:
         if in_openalgo:
-            return Finding("redirect_url", title, FAIL, "REDIRECT_URL is not set; OpenAlgo refuses to start", fix=fix_url)
+            return Finding(
+                "redirect_url", title, FAIL, "REDIRECT_URL is not set; OpenAlgo refuses to start", fix=fix_url
+            )
         return Finding("redirect_url", title, OK, "REDIRECT_URL is not set (only OpenAlgo reads it)")
     problems: list[str] = []
     parts = urlsplit(url)
@@ -299,18 +408,33 @@ def _redirect(ctx: Context) -> Finding:
     brokers = {b.strip().lower() for b in (brokers_text or "").split(",") if b.strip()}
     if brokers_text is None:
         if in_openalgo:
-            return Finding("redirect_url", title, FAIL, "VALID_BROKERS is not set; OpenAlgo refuses to start",
-                           fix="set VALID_BROKERS to a comma-separated list that contains mstock")
+            return Finding(
+                "redirect_url",
+                title,
+                FAIL,
+                "VALID_BROKERS is not set; OpenAlgo refuses to start",
+                fix="set VALID_BROKERS to a comma-separated list that contains mstock",
+            )
     elif "mstock" not in brokers:
-        return Finding("redirect_url", title, FAIL, "VALID_BROKERS does not contain mstock; OpenAlgo refuses to start",
-                       fix="add mstock to VALID_BROKERS")
+        return Finding(
+            "redirect_url",
+            title,
+            FAIL,
+            "VALID_BROKERS does not contain mstock; OpenAlgo refuses to start",
+            fix="add mstock to VALID_BROKERS",
+        )
     try:
         port = parts.port
     except ValueError:
         return Finding("redirect_url", title, FAIL, f"REDIRECT_URL {url!r} has an invalid port", fix=fix_url)
     if port is None:
-        return Finding("redirect_url", title, WARN, f"REDIRECT_URL {url} names no port",
-                       fix="add OpenAlgo's port (5000 unless FLASK_PORT says otherwise), e.g. http://127.0.0.1:5000/mstock/callback")
+        return Finding(
+            "redirect_url",
+            title,
+            WARN,
+            f"REDIRECT_URL {url} names no port",
+            fix="add OpenAlgo's port (5000 unless FLASK_PORT says otherwise), e.g. http://127.0.0.1:5000/mstock/callback",
+        )
     tail = " and VALID_BROKERS contains mstock" if brokers_text else ""
     return Finding("redirect_url", title, OK, f"REDIRECT_URL is {url}{tail}")
 
@@ -331,12 +455,16 @@ def _endpoint(finding_id: str, title: str, result: EndpointCheck, variable: str)
     where = f"{result.host}:{result.port}"
     data = {"host": result.host, "port": result.port, "tls": result.tls, "seconds": round(result.seconds, 3)}
     if result.problem:
-        fix = ("check the network, DNS and firewall (and any proxy that intercepts TLS)"
-               if "TLS" in result.problem else f"check the network and {variable}")
+        fix = (
+            "check the network, DNS and firewall (and any proxy that intercepts TLS)"
+            if "TLS" in result.problem
+            else f"check the network and {variable}"
+        )
         return Finding(finding_id, title, FAIL, result.problem, fix=fix, data=data)
     if not result.tls:
-        return Finding(finding_id, title, OK, f"{where} reachable (plain connection to this machine: the sandbox)",
-                       data=data)
+        return Finding(
+            finding_id, title, OK, f"{where} reachable (plain connection to this machine: the sandbox)", data=data
+        )
     until = f", certificate valid until {result.certificate_expires:%Y-%m-%d}" if result.certificate_expires else ""
     return Finding(finding_id, title, OK, f"{where} reachable, TLS certificate valid{until}", data=data)
 
@@ -344,8 +472,13 @@ def _endpoint(finding_id: str, title: str, result: EndpointCheck, variable: str)
 def _clock(ctx: Context) -> Finding:
     dated = [e for e in ctx.recorder.all() if e.server_date is not None]
     if not dated:
-        return Finding("clock", "clock", WARN, "mStock's time could not be read (no answer with a Date header)",
-                       fix="make sure this machine syncs its clock (NTP): TOTP codes fail beyond about 30 s")
+        return Finding(
+            "clock",
+            "clock",
+            WARN,
+            "mStock's time could not be read (no answer with a Date header)",
+            fix="make sure this machine syncs its clock (NTP): TOTP codes fail beyond about 30 s",
+        )
     best = min(dated, key=lambda e: e.received_at - e.sent_at)
     # Date has whole seconds (truncated): the server's time was within [Date, Date + 1 s).
     server = best.server_date.timestamp() + 0.5  # type: ignore[union-attr]
@@ -358,13 +491,16 @@ def _clock(ctx: Context) -> Finding:
     else:
         detail = f"this machine is {abs(skew):.1f} s {direction} mStock's clock (within {margin:.1f} s)"
     data = {"skew_seconds": round(skew, 2), "uncertainty_seconds": round(margin, 2)}
-    fix = ("sync the clock with NTP (Linux: timedatectl set-ntp true; Windows: w32tm /resync; "
-           "macOS: sntp -sS time.apple.com)")
+    fix = (
+        "sync the clock with NTP (Linux: timedatectl set-ntp true; Windows: w32tm /resync; "
+        "macOS: sntp -sS time.apple.com)"
+    )
     if abs(skew) > SKEW_FAIL_SECONDS:
         return Finding("clock", "clock", FAIL, detail + ": TOTP codes made here will be rejected", fix=fix, data=data)
     if abs(skew) > SKEW_WARN_SECONDS:
-        return Finding("clock", "clock", WARN, detail + ": TOTP codes may fail near the 30-second boundary",
-                       fix=fix, data=data)
+        return Finding(
+            "clock", "clock", WARN, detail + ": TOTP codes may fail near the 30-second boundary", fix=fix, data=data
+        )
     return Finding("clock", "clock", OK, detail, data=data)
 
 
@@ -380,23 +516,45 @@ def _api_key(ctx: Context, keyless: MStockError | None, session: MStockError | N
         if not isinstance(exc, ApiKeyRejected):
             continue
         if _ip_refused(exc):
-            return Finding("api_key", title, FAIL, f"mStock refused this machine's IP address: {exc.message}",
-                           fix="add this machine's public IP address as the Primary or Secondary IP of the API key "
-                               "(trade.mstock.com > Trading APIs), or run from the whitelisted machine")
-        return Finding("api_key", title, FAIL, f"mStock refused the API key: {exc.message}{how}",
-                       fix="check BROKER_API_SECRET; keys expire after a year: generate a new one on the "
-                           "Trading APIs page")
+            return Finding(
+                "api_key",
+                title,
+                FAIL,
+                f"mStock refused this machine's IP address: {exc.message}",
+                fix="add this machine's public IP address as the Primary or Secondary IP of the API key "
+                "(trade.mstock.com > Trading APIs), or run from the whitelisted machine",
+            )
+        return Finding(
+            "api_key",
+            title,
+            FAIL,
+            f"mStock refused the API key: {exc.message}{how}",
+            fix="check BROKER_API_SECRET; keys expire after a year: generate a new one on the Trading APIs page",
+        )
     if isinstance(keyless, SessionExpired):
-        return Finding("api_key", title, OK,
-                       "not refused (without a session mStock asks for one); a read with a session confirms it")
+        return Finding(
+            "api_key",
+            title,
+            OK,
+            "not refused (without a session mStock asks for one); a read with a session confirms it",
+        )
     if isinstance(keyless, MStockTransient):
-        return Finding("api_key", title, FAIL, f"not checked: {keyless.message}",
-                       fix="fix the REST host problem first")
+        return Finding("api_key", title, FAIL, f"not checked: {keyless.message}", fix="fix the REST host problem first")
     if keyless is None:
-        return Finding("api_key", title, WARN, "mStock answered an order-book read without a session",
-                       fix="check MSTOCK_BASE_URL points at mStock")
-    return Finding("api_key", title, WARN, f"unexpected answer without a session: {keyless}",
-                   fix="run again; if it persists, share the report")
+        return Finding(
+            "api_key",
+            title,
+            WARN,
+            "mStock answered an order-book read without a session",
+            fix="check MSTOCK_BASE_URL points at mStock",
+        )
+    return Finding(
+        "api_key",
+        title,
+        WARN,
+        f"unexpected answer without a session: {keyless}",
+        fix="run again; if it persists, share the report",
+    )
 
 
 def _load_session(ctx: Context) -> None:
@@ -421,8 +579,10 @@ def _load_session(ctx: Context) -> None:
     except ValueError:
         issued = ""
     # The client's name stays out: the report is meant to be shared.
-    ctx.session_note = (f"{mask_id(saved.client_code)}{issued}, "
-                        f"expires {expires.astimezone(IST):%Y-%m-%d %H:%M} IST (in {hours} h {rest} min)")
+    ctx.session_note = (
+        f"{mask_id(saved.client_code)}{issued}, "
+        f"expires {expires.astimezone(IST):%Y-%m-%d %H:%M} IST (in {hours} h {rest} min)"
+    )
 
 
 def _session(ctx: Context, error: MStockError | None) -> Finding:
@@ -434,18 +594,28 @@ def _session(ctx: Context, error: MStockError | None) -> Finding:
             detail = f"the saved session in {settings.session_file} has expired (or is for another account or server)"
         else:
             detail = "no saved session"
-        return Finding("session", title, WARN, detail,
-                       fix="mstock-openalgo login (needed by doctor --live and the other commands; "
-                           "OpenAlgo keeps its own session)")
+        return Finding(
+            "session",
+            title,
+            WARN,
+            detail,
+            fix="mstock-openalgo login (needed by doctor --live and the other commands; "
+            "OpenAlgo keeps its own session)",
+        )
     if error is None:
         return Finding("session", title, OK, f"alive: {ctx.session_note}")
     if isinstance(error, SessionExpired):
-        return Finding("session", title, FAIL,
-                       f"mStock no longer accepts the saved session ({error.message}): logged out, or replaced "
-                       "by a newer login", fix="mstock-openalgo login --force")
+        return Finding(
+            "session",
+            title,
+            FAIL,
+            f"mStock no longer accepts the saved session ({error.message}): logged out, or replaced by a newer login",
+            fix="mstock-openalgo login --force",
+        )
     if isinstance(error, ApiKeyRejected):
-        return Finding("session", title, FAIL, "not checked: mStock refused the API key or IP address",
-                       fix="see the API key check")
+        return Finding(
+            "session", title, FAIL, "not checked: mStock refused the API key or IP address", fix="see the API key check"
+        )
     return Finding("session", title, WARN, f"not checked: {error}", fix="fix the REST host problem first")
 
 
@@ -497,6 +667,12 @@ def _symbol_table(ctx: Context) -> Finding:
     if missing:
         return Finding("symbol_table", title, WARN, f"{detail}; no {' or '.join(missing)} rows", fix=fix, data=data)
     if stale:
-        return Finding("symbol_table", title, WARN, f"{detail}: older than mStock's latest master (rebuilt daily by 08:30 IST)",
-                       fix=fix, data=data)
+        return Finding(
+            "symbol_table",
+            title,
+            WARN,
+            f"{detail}: older than mStock's latest master (rebuilt daily by 08:30 IST)",
+            fix=fix,
+            data=data,
+        )
     return Finding("symbol_table", title, OK, detail, data=data)

@@ -21,7 +21,8 @@ import struct
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, time as dtime
+from datetime import datetime
+from datetime import time as dtime
 from typing import Any
 
 import websocket
@@ -81,7 +82,7 @@ def decode_packet(data: bytes) -> Packet | None:
         packet.close = v[14]
     if size == 379:
         packet.last_trade_ts = v[15]
-        packet.depth = [tuple(v[i:i + 4]) for i in range(18, 58, 4)]  # type: ignore[misc]
+        packet.depth = [tuple(v[i : i + 4]) for i in range(18, 58, 4)]  # type: ignore[misc]
     return packet
 
 
@@ -95,7 +96,7 @@ def _le_groups(frame: bytes) -> list[bytes] | None:
         end = offset + 4 + count * size
         if size not in SIZES or count == 0 or end > len(frame):
             return None
-        packets += [frame[p:p + size] for p in range(offset + 4, end, size)]
+        packets += [frame[p : p + size] for p in range(offset + 4, end, size)]
         offset = end
     return packets
 
@@ -112,7 +113,7 @@ def _be_groups(frame: bytes) -> list[bytes] | None:
         (size,) = struct.unpack_from(">H", frame, offset)
         if size not in SIZES or offset + 2 + size > len(frame):
             return None
-        packets.append(frame[offset + 2:offset + 2 + size])
+        packets.append(frame[offset + 2 : offset + 2 + size])
         offset += 2 + size
     return packets if packets and offset == len(frame) else None
 
@@ -131,7 +132,7 @@ def split_frame(frame: bytes) -> tuple[str, list[bytes]]:
         return "big-endian", packets
     for packet_size in SIZES:
         if size % packet_size == 0:
-            parts = [frame[p:p + packet_size] for p in range(0, size, packet_size)]
+            parts = [frame[p : p + packet_size] for p in range(0, size, packet_size)]
             if all(decode_packet(p) for p in parts):
                 return "concatenated", parts
     return "unknown", []
@@ -232,7 +233,7 @@ def _assumptions() -> dict[str, str]:
         "depth_order": f"the first five depth entries of a packet are {first}, the next five {second}",
         "depth_side_flag": f"bid entries carry the int16 flag {bid}, ask entries {ask}",
         "order_updates": "order and trade updates arrive as text frames the plugin reads "
-                         '({"order_status", "orderData"}, or the older {"type", "data"})',
+        '({"order_status", "orderData"}, or the older {"type", "data"})',
     }
     for segment in SEGMENTS:
         divisor = feed_parser.PRICE_DIVISOR.get(FEED_EXCHANGE_TYPE[segment], feed_parser.DEFAULT_PRICE_DIVISOR)
@@ -241,15 +242,27 @@ def _assumptions() -> dict[str, str]:
 
 
 _TITLES = {
-    "feed_framing": "feed framing", "feed_epoch": "feed epoch zone", "depth_order": "depth order",
-    "depth_side_flag": "depth side flag", "order_updates": "order updates",
+    "feed_framing": "feed framing",
+    "feed_epoch": "feed epoch zone",
+    "depth_order": "depth order",
+    "depth_side_flag": "depth side flag",
+    "order_updates": "order updates",
     **{f"price_divisor_{s.lower()}": f"divisor {SEGMENT_NAMES[s]}" for s in SEGMENTS},
 }
 
 
 def _add(ctx: Context, finding_id: str, status: str, detail: str, *, change: str = "", data: Any = None) -> None:
-    ctx.report.add(Finding(finding_id, _TITLES[finding_id], status, detail, assumption=_assumptions()[finding_id],
-                           change=change, data=data or {}))
+    ctx.report.add(
+        Finding(
+            finding_id,
+            _TITLES[finding_id],
+            status,
+            detail,
+            assumption=_assumptions()[finding_id],
+            change=change,
+            data=data or {},
+        )
+    )
 
 
 def _all_untestable(ctx: Context, reason: str, *, texts: bool = True) -> None:
@@ -275,12 +288,19 @@ def _framing(ctx: Context, got: Capture) -> list[Packet]:
     if not strange and not unread:
         _add(ctx, "feed_framing", CONFIRMED, f"{len(got.binary)} frames: {shown}; the plugin reads all", data=data)
     else:
-        what = {"big-endian": "big-endian count with a length before each packet",
-                "unknown": "frames no known framing explains"}
+        what = {
+            "big-endian": "big-endian count with a length before each packet",
+            "unknown": "frames no known framing explains",
+        }
         described = "; ".join(what.get(k, k) for k in strange) or "frames the plugin's parser rejects"
-        _add(ctx, "feed_framing", CONTRADICTED,
-             f"{len(got.binary)} frames: {shown} ({described}); the plugin cannot read {unread} of them",
-             change="streaming/parser.py FeedParser.parse (the frame splitter) must read this framing", data=data)
+        _add(
+            ctx,
+            "feed_framing",
+            CONTRADICTED,
+            f"{len(got.binary)} frames: {shown} ({described}); the plugin cannot read {unread} of them",
+            change="streaming/parser.py FeedParser.parse (the frame splitter) must read this framing",
+            data=data,
+        )
     return packets
 
 
@@ -288,7 +308,7 @@ def _power_of_ten(ratio: float) -> int | None:
     if not ratio or ratio <= 0 or not math.isfinite(ratio):
         return None
     exponent = round(math.log10(ratio))
-    candidate = 10 ** exponent
+    candidate = 10**exponent
     return candidate if abs(ratio / candidate - 1) < 0.02 else None
 
 
@@ -316,7 +336,10 @@ def _divisors(ctx: Context, picks: Instruments, rest: RestView, latest: dict[tup
         if row is None:
             _add(ctx, finding_id, UNTESTABLE, f"no REST quote for {record.symbol} to compare with")
             continue
-        pairs = [("previous close", packet.close, _rest_price(row, "close")), ("LTP", packet.ltp, _rest_price(row, "ltp"))]
+        pairs = [
+            ("previous close", packet.close, _rest_price(row, "close")),
+            ("LTP", packet.ltp, _rest_price(row, "ltp")),
+        ]
         usable = [(name, raw, price) for name, raw, price in pairs if raw and price > 0]
         if not usable:
             _add(ctx, finding_id, UNTESTABLE, f"{record.symbol}: no non-zero price on both sides")
@@ -330,8 +353,14 @@ def _divisors(ctx: Context, picks: Instruments, rest: RestView, latest: dict[tup
         elif observed == assumed:
             _add(ctx, finding_id, CONFIRMED, f"{detail} (x {observed})", data=data)
         else:
-            _add(ctx, finding_id, CONTRADICTED, f"{detail}: feed prices are rupees x {observed}, not x {assumed}",
-                 change=f"streaming/parser.py PRICE_DIVISOR[{exchange_type}] = {observed}", data=data)
+            _add(
+                ctx,
+                finding_id,
+                CONTRADICTED,
+                f"{detail}: feed prices are rupees x {observed}, not x {assumed}",
+                change=f"streaming/parser.py PRICE_DIVISOR[{exchange_type}] = {observed}",
+                data=data,
+            )
 
 
 def _market_open(moment: datetime) -> bool:
@@ -355,14 +384,31 @@ def _epoch(ctx: Context, packets: list[Packet]) -> None:
     elif not _market_open(now):
         _add(ctx, "feed_epoch", UNTESTABLE, f"{detail}: the market is closed, so old ticks prove nothing", data=data)
     elif abs(offset + UTC_SHIFT) <= EPOCH_TOLERANCE:
-        _add(ctx, "feed_epoch", CONTRADICTED, f"{detail}: 5.5 h in the past, so the epoch is 1980-01-01 00:00 UTC",
-             change="streaming/parser.py FEED_EPOCH_UNIX = EPOCH_1980_UTC", data=data)
+        _add(
+            ctx,
+            "feed_epoch",
+            CONTRADICTED,
+            f"{detail}: 5.5 h in the past, so the epoch is 1980-01-01 00:00 UTC",
+            change="streaming/parser.py FEED_EPOCH_UNIX = EPOCH_1980_UTC",
+            data=data,
+        )
     elif abs(offset - UTC_SHIFT) <= EPOCH_TOLERANCE:
-        _add(ctx, "feed_epoch", CONTRADICTED, f"{detail}: 5.5 h in the future, so the epoch is 1980-01-01 00:00 IST",
-             change="streaming/parser.py FEED_EPOCH_UNIX = EPOCH_1980_UTC - IST_OFFSET_SECONDS", data=data)
+        _add(
+            ctx,
+            "feed_epoch",
+            CONTRADICTED,
+            f"{detail}: 5.5 h in the future, so the epoch is 1980-01-01 00:00 IST",
+            change="streaming/parser.py FEED_EPOCH_UNIX = EPOCH_1980_UTC - IST_OFFSET_SECONDS",
+            data=data,
+        )
     else:
-        _add(ctx, "feed_epoch", UNTESTABLE, f"{detail}: {offset / 60:+.0f} min fits neither IST nor UTC (stale ticks?)",
-             data=data)
+        _add(
+            ctx,
+            "feed_epoch",
+            UNTESTABLE,
+            f"{detail}: {offset / 60:+.0f} min fits neither IST nor UTC (stale ticks?)",
+            data=data,
+        )
 
 
 def _levels(packet: Packet) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int, int]]]:
@@ -377,7 +423,9 @@ def _rest_sides(row: dict | None, divisor: int) -> tuple[set[int], set[int]]:
     depth = row["depth"]
 
     def prices(side: Any) -> set[int]:
-        return {round(float(level.get("price") or 0) * divisor) for level in (side or []) if isinstance(level, dict)} - {0}
+        return {
+            round(float(level.get("price") or 0) * divisor) for level in (side or []) if isinstance(level, dict)
+        } - {0}
 
     return prices(depth.get("buy", depth.get("bids"))), prices(depth.get("sell", depth.get("asks")))
 
@@ -429,27 +477,46 @@ def _depth(ctx: Context, picks: Instruments, rest: RestView, latest: dict[tuple[
     elif orders == {assumed}:
         _add(ctx, "depth_order", CONFIRMED, f"by REST depth and prices: {shown}")
     else:
-        _add(ctx, "depth_order", CONTRADICTED, f"by REST depth and prices: {shown}",
-             change=f"streaming/parser.py DEPTH_BIDS_FIRST = {not feed_parser.DEPTH_BIDS_FIRST}")
+        _add(
+            ctx,
+            "depth_order",
+            CONTRADICTED,
+            f"by REST depth and prices: {shown}",
+            change=f"streaming/parser.py DEPTH_BIDS_FIRST = {not feed_parser.DEPTH_BIDS_FIRST}",
+        )
     bid, ask = feed_parser.DEPTH_SIDE_FLAGS
     seen = f"bid entries carry {sorted(bid_flags)}, ask entries {sorted(ask_flags)}"
     data = {"bid_flags": sorted(bid_flags), "ask_flags": sorted(ask_flags)}
     if bid_flags == {bid} and ask_flags == {ask}:
         _add(ctx, "depth_side_flag", CONFIRMED, seen, data=data)
     elif len(bid_flags) == 1 and len(ask_flags) == 1 and bid_flags != ask_flags:
-        _add(ctx, "depth_side_flag", CONTRADICTED, seen + " (sides come from the position, so parsed depth is "
-             "right either way)", change=f"streaming/parser.py DEPTH_SIDE_FLAGS = ({min(bid_flags)}, {min(ask_flags)})",
-             data=data)
+        _add(
+            ctx,
+            "depth_side_flag",
+            CONTRADICTED,
+            seen + " (sides come from the position, so parsed depth is right either way)",
+            change=f"streaming/parser.py DEPTH_SIDE_FLAGS = ({min(bid_flags)}, {min(ask_flags)})",
+            data=data,
+        )
     else:
-        _add(ctx, "depth_side_flag", CONTRADICTED, seen + ": the flag does not tell the sides apart",
-             change="none possible: keep splitting by position (streaming/parser.py DEPTH_SIDE_FLAGS records it)",
-             data=data)
+        _add(
+            ctx,
+            "depth_side_flag",
+            CONTRADICTED,
+            seen + ": the flag does not tell the sides apart",
+            change="none possible: keep splitting by position (streaming/parser.py DEPTH_SIDE_FLAGS records it)",
+            data=data,
+        )
 
 
 def _order_updates(ctx: Context, got: Capture) -> None:
     if not got.texts:
-        _add(ctx, "order_updates", UNTESTABLE, "no order or trade update while listening (they come when an order "
-             "changes)")
+        _add(
+            ctx,
+            "order_updates",
+            UNTESTABLE,
+            "no order or trade update while listening (they come when an order changes)",
+        )
         return
     kinds: Counter[str] = Counter()
     shapes: Counter[str] = Counter()
@@ -464,10 +531,21 @@ def _order_updates(ctx: Context, got: Capture) -> None:
     shown = ", ".join(f"{kind} x{count}" for kind, count in kinds.most_common())
     data = {"kinds": dict(kinds), "shapes": dict(shapes)}
     if odd:
-        _add(ctx, "order_updates", CONTRADICTED, f"text frames: {shown}; not understood: {odd[0]!r}",
-             change="streaming/protocol.py classify_text (order and trade frame shapes)", data=data)
+        _add(
+            ctx,
+            "order_updates",
+            CONTRADICTED,
+            f"text frames: {shown}; not understood: {odd[0]!r}",
+            change="streaming/protocol.py classify_text (order and trade frame shapes)",
+            data=data,
+        )
     elif kinds.get("order") or kinds.get("trade"):
-        _add(ctx, "order_updates", CONFIRMED,
-             f"text frames: {shown} (shape {', '.join(shapes)}); the plugin reads them", data=data)
+        _add(
+            ctx,
+            "order_updates",
+            CONFIRMED,
+            f"text frames: {shown} (shape {', '.join(shapes)}); the plugin reads them",
+            data=data,
+        )
     else:
         _add(ctx, "order_updates", UNTESTABLE, f"text frames: {shown}; no order or trade update among them", data=data)

@@ -75,12 +75,24 @@ def check_openalgo(ctx: Context) -> list[Finding]:
     if root is None:
         return [Finding("openalgo", title, OK, "none found here (pass --openalgo PATH to check one)")]
     if not is_checkout(root):
-        return [Finding("openalgo", title, FAIL, f"{root} is not an OpenAlgo checkout (no app.py, broker/ "
-                        "and blueprints/brlogin.py)", fix="pass the folder that holds OpenAlgo's app.py")]
+        return [
+            Finding(
+                "openalgo",
+                title,
+                FAIL,
+                f"{root} is not an OpenAlgo checkout (no app.py, broker/ and blueprints/brlogin.py)",
+                fix="pass the folder that holds OpenAlgo's app.py",
+            )
+        ]
     expected_env = root / ".env"
     if ctx.env_file is not None and ctx.env_file.resolve() != expected_env.resolve():
-        main = Finding("openalgo", title, WARN, f"{root}; OpenAlgo reads {expected_env}, this run read {ctx.env_file}",
-                       fix=f"run again with --env-file {expected_env} to check OpenAlgo's settings")
+        main = Finding(
+            "openalgo",
+            title,
+            WARN,
+            f"{root}; OpenAlgo reads {expected_env}, this run read {ctx.env_file}",
+            fix=f"run again with --env-file {expected_env} to check OpenAlgo's settings",
+        )
     else:
         main = Finding("openalgo", title, OK, f"{root}")
     return [main, _installed_plugin(root), _order_updates(root)]
@@ -106,10 +118,15 @@ def _installed_plugin(root: Path) -> Finding:
         if names:
             shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             parts.append(f"{len(names)} {label} ({shown})")
-    return Finding("openalgo_plugin", title, FAIL,
-                   f"broker/mstock is another version (fingerprint {fingerprint(theirs)}, this is "
-                   f"{fingerprint(ours)}): " + "; ".join(parts), fix=fix,
-                   data={"changed": changed, "missing": missing, "extra": extra})
+    return Finding(
+        "openalgo_plugin",
+        title,
+        FAIL,
+        f"broker/mstock is another version (fingerprint {fingerprint(theirs)}, this is "
+        f"{fingerprint(ours)}): " + "; ".join(parts),
+        fix=fix,
+        data={"changed": changed, "missing": missing, "extra": extra},
+    )
 
 
 def _literal_assignments(tree: ast.AST, names: set[str]) -> dict[str, object]:
@@ -140,9 +157,13 @@ def _order_updates(root: Path) -> Finding:
     else:
         fix = f'add "mstock" to _POLLING_BROKERS in {SERVICE_FILE.as_posix()} (OpenAlgo then polls the order book)'
     if not service.is_file():
-        return Finding("openalgo_order_updates", title, WARN,
-                       f"{SERVICE_FILE.as_posix()} not found: this OpenAlgo publishes no order updates",
-                       fix="update OpenAlgo to a version with order-update adapters")
+        return Finding(
+            "openalgo_order_updates",
+            title,
+            WARN,
+            f"{SERVICE_FILE.as_posix()} not found: this OpenAlgo publishes no order updates",
+            fix="update OpenAlgo to a version with order-update adapters",
+        )
     try:
         tree = ast.parse(service.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError) as exc:
@@ -155,15 +176,30 @@ def _order_updates(root: Path) -> Finding:
         module, factory = (tuple(registered) + ("", ""))[:2] if isinstance(registered, (tuple, list)) else ("", "")
         target = root / Path(*str(module).split(".")).with_suffix(".py")
         if not target.is_file():
-            return Finding("openalgo_order_updates", title, FAIL,
-                           f"_BROKER_FACTORIES names {module}, which the installed plugin does not have",
-                           fix=f"mstock-openalgo install {root}, or remove the entry")
+            return Finding(
+                "openalgo_order_updates",
+                title,
+                FAIL,
+                f"_BROKER_FACTORIES names {module}, which the installed plugin does not have",
+                fix=f"mstock-openalgo install {root}, or remove the entry",
+            )
         if f"def {factory}" not in target.read_text(encoding="utf-8"):
-            return Finding("openalgo_order_updates", title, FAIL, f"{module} has no function {factory}",
-                           fix=f"mstock-openalgo install {root}")
+            return Finding(
+                "openalgo_order_updates",
+                title,
+                FAIL,
+                f"{module} has no function {factory}",
+                fix=f"mstock-openalgo install {root}",
+            )
         return Finding("openalgo_order_updates", title, OK, f"_BROKER_FACTORIES registers {module}.{factory}")
     if isinstance(polling, (set, frozenset, list, tuple)) and "mstock" in polling:
-        return Finding("openalgo_order_updates", title, OK, "mstock is in _POLLING_BROKERS (OpenAlgo polls the order book)")
-    return Finding("openalgo_order_updates", title, WARN,
-                   f"no mstock entry in {SERVICE_FILE.as_posix()}: OpenAlgo will not publish mStock order updates",
-                   fix=fix)
+        return Finding(
+            "openalgo_order_updates", title, OK, "mstock is in _POLLING_BROKERS (OpenAlgo polls the order book)"
+        )
+    return Finding(
+        "openalgo_order_updates",
+        title,
+        WARN,
+        f"no mstock entry in {SERVICE_FILE.as_posix()}: OpenAlgo will not publish mStock order updates",
+        fix=fix,
+    )

@@ -29,8 +29,14 @@ CONFIRMED, CONTRADICTED, UNTESTABLE = "confirmed", "contradicted", "not testable
 CHECK_STATUSES = (OK, WARN, FAIL)
 PROBE_STATUSES = (CONFIRMED, CONTRADICTED, UNTESTABLE)
 
-_LABEL = {OK: "ok", WARN: "WARN", FAIL: "FAIL", CONFIRMED: "confirmed", CONTRADICTED: "CONTRADICTED",
-          UNTESTABLE: "not testable"}
+_LABEL = {
+    OK: "ok",
+    WARN: "WARN",
+    FAIL: "FAIL",
+    CONFIRMED: "confirmed",
+    CONTRADICTED: "CONTRADICTED",
+    UNTESTABLE: "not testable",
+}
 WIDTH = 80
 
 
@@ -169,7 +175,15 @@ class Report:
             + (", quick checks and live probes" if self.live else ", quick checks"),
         ]
         out += [f"- {key}: {value}" for key, value in self.server.items()]
-        out += ["", f"**{self.summary_line()}**", "", "## Checks", "", "| result | check | detail | fix |", "|---|---|---|---|"]
+        out += [
+            "",
+            f"**{self.summary_line()}**",
+            "",
+            "## Checks",
+            "",
+            "| result | check | detail | fix |",
+            "|---|---|---|---|",
+        ]
         out += [f"| {_LABEL[f.status]} | {_md(f.title)} | {_md(f.detail)} | {_md(f.fix)} |" for f in self.checks]
         if self.live:
             out += [
@@ -184,8 +198,13 @@ class Report:
                 for f in self.probes
             ]
         if self.samples:
-            out += ["", "## Raw samples (redacted)", "",
-                    "Each can be saved as `tests/fixtures/<name>.json` (the JSON report holds the bodies).", ""]
+            out += [
+                "",
+                "## Raw samples (redacted)",
+                "",
+                "Each can be saved as `tests/fixtures/<name>.json` (the JSON report holds the bodies).",
+                "",
+            ]
             out += [f"- `{s.name}` (HTTP {s.http_status}){': ' + _md(s.note) if s.note else ''}" for s in self.samples]
         if self.feed_frames:
             out += ["", "## Feed frames (hex, first bytes)", ""]

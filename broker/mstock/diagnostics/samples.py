@@ -26,20 +26,59 @@ from ..redact import redact
 from ..transport.probe import Exchange
 
 # keys are compared lower-cased, without "_" and "-"
-_ORDER_ID_KEYS = frozenset({
-    "orderid", "orderno", "exchangeorderid", "exchorderid", "uniqueorderid", "parentorderid", "nestordernumber",
-    "fillid", "tradeid", "tradeno", "exchtradeid", "exchangetradeid", "norenordno",
-})
-_SECRET_KEYS = frozenset({
-    "jwttoken", "refreshtoken", "feedtoken", "accesstoken", "authtoken", "token_", "apikey", "privatekey",
-    "password", "totp", "otp", "secret", "requesttoken",
-})
+_ORDER_ID_KEYS = frozenset(
+    {
+        "orderid",
+        "orderno",
+        "exchangeorderid",
+        "exchorderid",
+        "uniqueorderid",
+        "parentorderid",
+        "nestordernumber",
+        "fillid",
+        "tradeid",
+        "tradeno",
+        "exchtradeid",
+        "exchangetradeid",
+        "norenordno",
+    }
+)
+_SECRET_KEYS = frozenset(
+    {
+        "jwttoken",
+        "refreshtoken",
+        "feedtoken",
+        "accesstoken",
+        "authtoken",
+        "token_",
+        "apikey",
+        "privatekey",
+        "password",
+        "totp",
+        "otp",
+        "secret",
+        "requesttoken",
+    }
+)
 _CLIENT_KEYS = frozenset({"clientid", "clientcode", "userid", "username", "uid", "actid", "accountid"})
 _NAME_KEYS = frozenset({"clientname", "accountname", "holdername"})
-_PERSONAL_KEYS = frozenset({
-    "accountno", "accountnumber", "bankaccount", "bankaccountno", "dpid", "boid", "pan", "pannumber", "email",
-    "emailid", "mobile", "mobileno", "phone",
-})
+_PERSONAL_KEYS = frozenset(
+    {
+        "accountno",
+        "accountnumber",
+        "bankaccount",
+        "bankaccountno",
+        "dpid",
+        "boid",
+        "pan",
+        "pannumber",
+        "email",
+        "emailid",
+        "mobile",
+        "mobileno",
+        "phone",
+    }
+)
 _MONEY_WORDS = ("balance", "fund", "cash", "collateral", "payin", "payout", "limit", "margin", "withdraw", "ledger")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)

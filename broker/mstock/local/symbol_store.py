@@ -388,7 +388,8 @@ def describe(database_url: str) -> TableSummary | None:
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         counts: dict[str, int] = {}
         if TABLE in tables:
-            counts = {str(exch): n for exch, n in conn.execute(f"SELECT exchange, COUNT(*) FROM {TABLE} GROUP BY exchange")}
+            grouped = conn.execute(f"SELECT exchange, COUNT(*) FROM {TABLE} GROUP BY exchange")
+            counts = {str(exch): n for exch, n in grouped}
         replaced = None
         if _META in tables:
             row = conn.execute(f"SELECT value FROM {_META} WHERE key = 'replaced_at'").fetchone()

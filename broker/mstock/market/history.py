@@ -68,7 +68,9 @@ _TOO_MANY_BARS = re.compile(
 
 def refused_for_size(exc: MStockError) -> bool:
     """Whether ``exc`` is mStock refusing a historical call for asking too many bars."""
-    return isinstance(exc, InputRejected) and not isinstance(exc, AuthError) and bool(_TOO_MANY_BARS.search(exc.message))
+    if not isinstance(exc, InputRejected) or isinstance(exc, AuthError):
+        return False
+    return bool(_TOO_MANY_BARS.search(exc.message))
 
 
 class HistoryRangeLost(MStockError):

@@ -206,7 +206,9 @@ def _send(client: "MStockClient", targets: Sequence[QuoteTarget]) -> tuple[list[
     except MStockRejected as exc:
         cap = refused_cap(exc, len(targets))
         if cap is not None:
-            raise TooManyTokens(exc.message, cap=cap, http_status=exc.http_status, code=exc.code, route=exc.route) from exc
+            raise TooManyTokens(
+                exc.message, cap=cap, http_status=exc.http_status, code=exc.code, route=exc.route
+            ) from exc
         if mode != FULL or isinstance(exc, AuthError):
             raise
         log.info("quote mode FULL rejected (%s); retrying in OHLC mode", exc)
