@@ -602,9 +602,14 @@ def test_parser_docstring_dates_utc_epoch_ticks_in_the_past():
 
 def test_timeboxed_checks_leave_a_stuck_one_behind():
     stuck = threading.Event()
-    results = checks.run_timeboxed({"quick": lambda: "done", "stuck": stuck.wait}, deadline=0.2)
+    results = checks.run_timeboxed({"quick": lambda: "done", "stuck": stuck.wait, "boom": lambda: 1 / 0}, deadline=0.2)
     stuck.set()
-    assert results == {"quick": "done"}
+    assert set(results) == {"quick", "boom"} and results["quick"] == "done"
+    assert isinstance(results["boom"], ZeroDivisionError)  # returned to be reported, never a thread traceback
+    assert checks._checked(None, "https://api.mstock.trade").problem == "no answer from api.mstock.trade:443 within 6 s"
+    assert checks._checked(results["boom"], "wss://ws.mstock.trade").problem.startswith(
+        "cannot check ws.mstock.trade:443 (ZeroDivisionError"
+    )
 
 
 def test_tls_is_verified_and_a_failed_handshake_is_named():

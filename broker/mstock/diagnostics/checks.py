@@ -94,10 +94,10 @@ def run_checks(ctx: Context) -> None:
         tasks["session"] = lambda: _call_orders(ctx, ctx.access_token)
     results = run_timeboxed(tasks, NETWORK_DEADLINE)
     late = NetworkError(f"no answer within {NETWORK_DEADLINE:g} s")
-    report.add(_endpoint("rest_host", "REST host", results.get("rest") or _late(settings.base_url), "MSTOCK_BASE_URL"))
-    report.add(_endpoint("feed_host", "feed host", results.get("feed") or _late(settings.ws_url), "MSTOCK_WS_URL"))
-    keyless_error = results["keyless"] if "keyless" in results else late
-    session_error = (results["session"] if "session" in results else late) if "session" in tasks else None
+    report.add(_endpoint("rest_host", "REST host", _checked(results.get("rest"), settings.base_url), "MSTOCK_BASE_URL"))
+    report.add(_endpoint("feed_host", "feed host", _checked(results.get("feed"), settings.ws_url), "MSTOCK_WS_URL"))
+    keyless_error = _answered(results["keyless"]) if "keyless" in results else late
+    session_error = (_answered(results["session"]) if "session" in results else late) if "session" in tasks else None
     report.add(_clock(ctx))
     report.add(_api_key(ctx, keyless_error, session_error, "session" in tasks))
     report.add(_session(ctx, session_error))
@@ -116,7 +116,10 @@ def run_timeboxed(tasks: dict[str, Callable[[], Any]], deadline: float) -> dict[
     lock = threading.Lock()
 
     def runner(name: str, task: Callable[[], Any]) -> None:
-        value = task()
+        try:
+            value = task()
+        except Exception as exc:  # noqa: BLE001 - returned to the caller, which reports it
+            value = exc
         with lock:
             results[name] = value
 
@@ -133,16 +136,28 @@ def run_timeboxed(tasks: dict[str, Callable[[], Any]], deadline: float) -> dict[
         return dict(results)
 
 
-def _late(url: str) -> EndpointCheck:
+def _checked(result: Any, url: str) -> EndpointCheck:
+    """The endpoint check's result, or one that says why there is none (too late, or failed)."""
+    if isinstance(result, EndpointCheck):
+        return result
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
-    return EndpointCheck(
-        parts.hostname or "",
-        port,
-        parts.scheme in ("https", "wss"),
-        NETWORK_DEADLINE,
-        f"no answer from {parts.hostname}:{port} within {NETWORK_DEADLINE:g} s",
-    )
+    secure = parts.scheme in ("https", "wss")
+    try:
+        port = parts.port or (443 if secure else 80)
+    except ValueError:
+        port = 0
+    if result is None:
+        problem = f"no answer from {parts.hostname}:{port} within {NETWORK_DEADLINE:g} s"
+    else:
+        problem = f"cannot check {parts.hostname}:{port} ({type(result).__name__}: {result})"
+    return EndpointCheck(parts.hostname or "", port, secure, NETWORK_DEADLINE, problem)
+
+
+def _answered(result: Any) -> MStockError | None:
+    """An order-book read's outcome; an unexpected failure becomes an error to report."""
+    if result is None or isinstance(result, MStockError):
+        return result
+    return MStockError(f"{type(result).__name__}: {result}")
 
 
 def _first(ctx: Context, route: str, *statuses: int) -> Any:
