@@ -49,7 +49,10 @@ from tests.e2e.sandbox_support import _ANCHORS, wait_until
 pytestmark = pytest.mark.e2e
 
 FIXED = datetime(2026, 3, 4, 11, 0, tzinfo=IST)  # a Wednesday, market open
-FEED_SECONDS = 0.3
+# The feed probe stops once every instrument has sent a packet (the sandbox sends at once
+# on subscribe), so a generous ceiling costs nothing unless the machine is slow.
+FEED_SECONDS = 20.0
+FEED_MIN_SECONDS = 0.2
 WRITE_OUTCOMES = ("placed", "modified", "cancelled")
 
 
@@ -137,6 +140,7 @@ def doctor(server, symbols_url, working_order, isolated_environment, monkeypatch
 
 def live(**options: Any) -> Report:
     options.setdefault("feed_seconds", FEED_SECONDS)
+    options.setdefault("feed_min_seconds", FEED_MIN_SECONDS)
     return run_doctor(live=True, now=fixed_now, **options)
 
 
@@ -336,7 +340,7 @@ def test_order_updates_arriving_while_listening_are_read(doctor, symbols_url):
 
     filler = threading.Thread(target=fill_once_subscribed, daemon=True)
     filler.start()
-    report = live(feed_seconds=1.0)
+    report = live(feed_min_seconds=3.0)
     filler.join(5)
     assert report.contradicted() == []
     finding = report.finding("order_updates")
@@ -431,7 +435,7 @@ def test_cli_report_files_are_redacted_and_secrets_never_printed(doctor, cli_clo
     saved = session_file.load(tmp_path / "session.json")
     with caplog.at_level(logging.DEBUG):
         code = cli_main(
-            ["-vv", "--env-file", str(env_file), "doctor", "--live", "--feed-seconds", "0.3", "--report", str(out_dir)]
+            ["-vv", "--env-file", str(env_file), "doctor", "--live", "--feed-seconds", "20", "--report", str(out_dir)]
         )
     captured = capsys.readouterr()
     assert code == 0, captured.out
@@ -476,7 +480,7 @@ def test_cli_report_files_are_redacted_and_secrets_never_printed(doctor, cli_clo
 
 def test_contradicted_output_shows_the_change_and_exits_1(doctor, cli_clock, capsys):
     with variant(doctor, quote_token_cap=40):
-        code = cli_main(["doctor", "--live", "--feed-seconds", "0.3"])
+        code = cli_main(["doctor", "--live", "--feed-seconds", "20"])
     out = capsys.readouterr().out
     assert code == 1
     assert "CONTRADICTED   quote token cap" in out

@@ -46,7 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--format", choices=FORMATS, default="text", help="what to print (default: text)")
     p.add_argument(
-        "--feed-seconds", type=float, default=3.0, metavar="S", help="how long --live listens to the feed (default 3)"
+        "--feed-seconds",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="with --live: wait at most S seconds for a feed packet of every instrument (default 5)",
     )
     p.add_argument(
         "--probe-rate-limit",

@@ -81,7 +81,8 @@ def run_doctor(
     env_file_given: bool = False,
     openalgo: Path | None = None,
     openalgo_given: bool = False,
-    feed_seconds: float = 3.0,
+    feed_seconds: float = 5.0,
+    feed_min_seconds: float = 1.0,
     probe_rate_limit: bool = False,
     now: Callable[[], datetime] | None = None,
     wall: Callable[[], float] | None = None,
@@ -109,6 +110,7 @@ def run_doctor(
         now=now,
         wall=wall,
         feed_seconds=feed_seconds,
+        feed_min_seconds=feed_min_seconds,
         probe_rate_limit=probe_rate_limit,
     )
     if ctx.settings is not None:

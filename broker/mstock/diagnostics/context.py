@@ -64,7 +64,8 @@ class Context:
     openalgo_given: bool = False
     now: Callable[[], datetime] = now_ist
     wall: Callable[[], float] = time.time
-    feed_seconds: float = 3.0
+    feed_seconds: float = 5.0  # longest wait for a packet of every instrument
+    feed_min_seconds: float = 1.0  # shortest listening, for order updates
     probe_rate_limit: bool = False
     recorder: Recorder = field(default_factory=Recorder)
     redactor: Redactor = field(default_factory=Redactor)

@@ -150,7 +150,12 @@ def _plugin_reads(frame: bytes) -> bool:
 
 
 def capture(ctx: Context, subscriptions: dict[int, list[str]]) -> Capture:
-    """Frames received for ``ctx.feed_seconds`` after subscribing; never raises for the feed."""
+    """Frames received after subscribing; never raises for the feed.
+
+    Listening ends once every subscribed instrument has sent a packet and at least
+    ``ctx.feed_min_seconds`` have passed (order updates arrive only in that time), or after
+    ``ctx.feed_seconds`` at most (a closed market may send nothing).
+    """
     settings = ctx.settings
     assert settings is not None and ctx.access_token is not None
     got = Capture()
@@ -163,9 +168,13 @@ def capture(ctx: Context, subscriptions: dict[int, list[str]]) -> Capture:
         ws.send(login_frame(ctx.access_token))
         for frame in request_frames(ACTION_SUBSCRIBE, MODE_SNAP, subscriptions):
             ws.send(frame)
-        deadline = time.monotonic() + ctx.feed_seconds
+        started = time.monotonic()
+        deadline = started + ctx.feed_seconds
+        settled = started + min(ctx.feed_min_seconds, ctx.feed_seconds)
+        waiting = {(exchange_type, str(token)) for exchange_type, tokens in subscriptions.items() for token in tokens}
         while len(got.binary) < MAX_FRAMES:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = (deadline if waiting else settled) - now
             if remaining <= 0:
                 break
             ws.settimeout(remaining)
@@ -178,6 +187,10 @@ def capture(ctx: Context, subscriptions: dict[int, list[str]]) -> Capture:
                 break
             if opcode == websocket.ABNF.OPCODE_BINARY:
                 got.binary.append(bytes(data))
+                for part in split_frame(got.binary[-1])[1]:
+                    packet = decode_packet(part)
+                    if packet is not None:
+                        waiting.discard((packet.exchange_type, packet.token))
             elif opcode == websocket.ABNF.OPCODE_TEXT:
                 got.texts.append(data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data))
     except (websocket.WebSocketException, OSError) as exc:
