@@ -492,3 +492,11 @@ def test_statuses_are_unique_per_probe(doctor):
     ids = [f.id for f in report.probes]
     assert len(ids) == len(set(ids))
     assert all(f.status in (CONFIRMED, CONTRADICTED, UNTESTABLE) for f in report.probes)
+
+
+@pytest.mark.parametrize("argv", [["--json", "doctor"], ["doctor", "--json"], ["doctor", "--format", "json"]])
+def test_json_output_before_or_after_the_command(doctor, cli_clock, capsys, argv):
+    assert cli_main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["live"] is False and data["summary"]["fail"] == 0
+    assert [c["id"] for c in data["checks"]][:2] == ["env_file", "client_code"]

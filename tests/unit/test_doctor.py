@@ -638,3 +638,13 @@ def test_plain_loopback_is_reachable_without_tls():
         listener.listen(1)
         result = check_endpoint(f"ws://127.0.0.1:{listener.getsockname()[1]}", timeout=3)
     assert (result.tls, result.problem) == (False, None)
+
+
+def test_colour_paints_only_the_verdict():
+    def paint(text: str, style: str | None) -> str:
+        return f"<{style}>{text}</>"
+
+    coloured = sample_report().to_text(paint=paint)
+    plain = sample_report().to_text()
+    assert "  <red>FAIL</>   API key and IP" in coloured and "  <green>ok</>     clock" in coloured
+    assert re.sub(r"<[a-z]*>|</>", "", coloured) == plain

@@ -1,9 +1,10 @@
 """CLI: ``doctor [--live]``: check the set-up, then (``--live``) what mStock really does.
 
-Prints the report to the terminal (or Markdown / JSON with ``--format``) and, with
-``--report DIR``, writes ``doctor-report.md``, ``doctor-report.json`` and every raw sample
-as ``fixtures/<route>__<case>.json``, all redacted and safe to share. Exit status 0 when
-nothing failed or was contradicted, 1 otherwise. Never places an order.
+Prints the report for people (the terminal's width, colour on a terminal), or as Markdown
+(``--format markdown``) or JSON (``--json``); with ``--report DIR`` it also writes
+``doctor-report.md``, ``doctor-report.json`` and every raw sample as
+``fixtures/<route>__<case>.json``, all redacted and safe to share. Exit status 0 when nothing
+failed or was contradicted, 1 otherwise. Never places an order.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .common import json_option
+from .output import console
 
 if TYPE_CHECKING:
     from ..diagnostics.report import Report
@@ -44,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="write doctor-report.md, doctor-report.json and fixtures/ (redacted) into DIR",
     )
-    p.add_argument("--format", choices=FORMATS, default="text", help="what to print (default: text)")
+    p.add_argument("--format", choices=FORMATS, default="text", help="what to print (default: text; --json = json)")
     p.add_argument(
         "--feed-seconds",
         type=float,
@@ -57,6 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --live: send one data request over mStock's 1/s limit to see how it refuses",
     )
+    json_option(p)
     p.set_defaults(func=run)
 
 
@@ -77,11 +81,17 @@ def run(args: argparse.Namespace) -> int:
         feed_seconds=max(0.2, args.feed_seconds),
         probe_rate_limit=args.probe_rate_limit,
     )
-    fmt = "json" if getattr(args, "json", False) else args.format
-    print({"text": report.to_text, "markdown": report.to_markdown, "json": report.to_json}[fmt]())
+    out = console()
+    fmt = "json" if getattr(args, "json", False) or out.json_mode else args.format
+    if fmt == "json":
+        out.line(report.to_json())
+    elif fmt == "markdown":
+        out.line(report.to_markdown().rstrip("\n"))
+    else:
+        out.line(report.to_text(width=out.width, paint=out.paint))
     if args.report is not None:
         written = write_report(report, args.report)
-        print(f"report written to {written} (redacted: safe to share)", file=sys.stderr)
+        out.note(f"report written to {written} (redacted: safe to share)")
     return 1 if report.failed else 0
 
 
@@ -92,7 +102,7 @@ def _login_if_needed() -> None:
     try:
         login_headless()
     except MStockError as exc:
-        print(f"login failed: {exc} (the checks below say more)", file=sys.stderr)
+        console().note(f"login failed: {exc} (the checks below say more)")
 
 
 def write_report(report: Report, folder: Path) -> Path:
@@ -100,6 +110,8 @@ def write_report(report: Report, folder: Path) -> Path:
     from ..redact import redact
 
     folder.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(folder, 0o700)
     (folder / "doctor-report.md").write_text(report.to_markdown(), encoding="utf-8")
     (folder / "doctor-report.json").write_text(report.to_json() + "\n", encoding="utf-8")
     fixtures = folder / "fixtures"
@@ -108,6 +120,4 @@ def write_report(report: Report, folder: Path) -> Path:
     for sample in report.samples:
         text = json.dumps(sample.body, indent=2, ensure_ascii=False) + "\n"
         (fixtures / f"{sample.name}.json").write_text(redact(text), encoding="utf-8")
-    if os.name == "posix":
-        os.chmod(folder, 0o700)
     return folder

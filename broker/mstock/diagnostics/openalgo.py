@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 from importlib import metadata
 from pathlib import Path
 
@@ -47,11 +46,9 @@ def plugin_version() -> str:
         return metadata.version("mstock-openalgo")
     except metadata.PackageNotFoundError:
         pass
-    try:
-        info = json.loads((PLUGIN_DIR / "plugin.json").read_text(encoding="utf-8"))
-        return f"plugin {info.get('Version', '?')}"
-    except (OSError, ValueError):
-        return "unknown"
+    from .. import __version__  # a bare copy of broker/mstock, without the project installed
+
+    return __version__
 
 
 def file_hashes(folder: Path) -> dict[str, str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import textwrap
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -149,17 +150,18 @@ class Report:
 
     # ------------------------------------------------------------------ text (terminal)
 
-    def to_text(self, width: int = WIDTH) -> str:
+    def to_text(self, width: int = WIDTH, paint: Callable[[str, str | None], str] | None = None) -> str:
+        """For a terminal ``width`` columns wide; ``paint(text, style)`` colours the verdicts."""
         lines = [f"mstock-openalgo doctor {self.tool_version}  {self.started_at:%Y-%m-%d %H:%M:%S %Z}"]
         for key, value in self.server.items():
             lines.append(f"  {key}: {value}")
         lines.append("")
         lines.append("Checks")
-        lines.extend(_text_rows(self.checks, width, label_width=6))
+        lines.extend(_text_rows(self.checks, width, label_width=6, paint=paint))
         if self.live:
             lines.append("")
             lines.append("Live probes (read-only)")
-            lines.extend(_text_rows(self.probes, width, label_width=14))
+            lines.extend(_text_rows(self.probes, width, label_width=14, paint=paint))
         lines.append("")
         lines.append(f"{self.summary_line()} ({self.duration_seconds:.1f} s)")
         return redact("\n".join(lines))
@@ -216,15 +218,23 @@ def _md(text: str) -> str:
     return str(text or "").replace("|", "\\|").replace("\n", " ")
 
 
-def _text_rows(findings: list[Finding], width: int, *, label_width: int) -> list[str]:
+_STYLE = {OK: "green", CONFIRMED: "green", WARN: "yellow", FAIL: "red", CONTRADICTED: "red", UNTESTABLE: "dim"}
+
+
+def _text_rows(
+    findings: list[Finding], width: int, *, label_width: int, paint: Callable[[str, str | None], str] | None = None
+) -> list[str]:
     lines: list[str] = []
     title_width = max([len(f.title) for f in findings] + [10])
     title_width = min(title_width, 22)
     indent = " " * (2 + label_width + 1 + title_width + 1)
     for f in findings:
         head = f"  {_LABEL[f.status]:<{label_width}} {f.title:<{title_width}} "
-        body = f.detail
-        lines.extend(textwrap.wrap(body, width, initial_indent=head, subsequent_indent=indent) or [head.rstrip()])
+        wrapped = textwrap.wrap(f.detail, width, initial_indent=head, subsequent_indent=indent) or [head.rstrip()]
+        if paint is not None:  # colour the verdict only, after the layout is fixed
+            label = _LABEL[f.status]
+            wrapped[0] = "  " + paint(label, _STYLE[f.status]) + wrapped[0][2 + len(label) :]
+        lines.extend(wrapped)
         extra = f.fix if f.status in (WARN, FAIL) else (f.change if f.status == CONTRADICTED else "")
         if extra:
             prefix = "fix: " if f.is_check else "change: "
