@@ -150,7 +150,10 @@ def _order_updates(root: Path) -> Finding:
     ships_adapter = (PLUGIN_DIR / "streaming" / "mstock_order_adapter.py").is_file()
     entry = f'"mstock": ("{ORDER_ADAPTER_MODULE}", "{ORDER_ADAPTER_FACTORY}"),'
     if ships_adapter:
-        fix = f"add {entry} to _BROKER_FACTORIES in {SERVICE_FILE.as_posix()}, then restart OpenAlgo"
+        fix = (
+            f"mstock-openalgo install {root} adds it (or add {entry} to _BROKER_FACTORIES in "
+            f"{SERVICE_FILE.as_posix()} by hand), then restart OpenAlgo"
+        )
     else:
         fix = f'add "mstock" to _POLLING_BROKERS in {SERVICE_FILE.as_posix()} (OpenAlgo then polls the order book)'
     if not service.is_file():
