@@ -144,6 +144,10 @@ def live(**options: Any) -> Report:
     return run_doctor(live=True, now=fixed_now, **options)
 
 
+# Order updates come only when an order changes; the rate-limit probe is opt-in.
+UNTESTABLE_HERE = ["order_updates", "order_updates_unsubscribed", "rate_limit_shape"]
+
+
 def statuses(report: Report) -> dict[str, str]:
     return {f.id: f.status for f in report.probes}
 
@@ -164,6 +168,7 @@ REST_KNOBS = (
     "idle_timeout",
 )
 FEED_KNOBS = ("feed_framing", "currency_divisor", "feed_epoch", "depth_side_flag", "depth_order")
+SOCKET_KNOBS = ("feed_max_sockets", "feed_socket_policy")
 
 
 def packet_format(config: SandboxConfig) -> PacketFormat:
@@ -180,17 +185,19 @@ def packet_format(config: SandboxConfig) -> PacketFormat:
 @contextmanager
 def variant(server: SandboxServer, **knobs: Any) -> Iterator[None]:
     """Run the sandbox with ``knobs`` changed (validated by SandboxConfig), then restore it."""
-    unknown = set(knobs) - set(REST_KNOBS) - set(FEED_KNOBS) - {"partial_fill_status"}
+    unknown = set(knobs) - set(REST_KNOBS) - set(FEED_KNOBS) - set(SOCKET_KNOBS) - {"partial_fill_status"}
     assert not unknown, f"not a knob this helper can change on a running sandbox: {unknown}"
     changed = dataclasses.replace(server.config, **knobs)  # raises on a bad value, like the CLI flags
     saved = {name: getattr(server.config, name) for name in knobs}
     old_framing, old_format = server.feed.framing, server.feed.packet_format
+    old_sockets = server.feed.max_sockets, server.feed.socket_policy
     for name, value in knobs.items():
         setattr(server.config, name, value)
     if "partial_fill_status" in knobs:
         server.state.oms.partial_fill_status = knobs["partial_fill_status"]
     server.feed.framing = changed.feed_framing
     server.feed.packet_format = packet_format(changed)
+    server.feed.max_sockets, server.feed.socket_policy = changed.feed_max_sockets, changed.feed_socket_policy
     try:
         yield
     finally:
@@ -198,6 +205,7 @@ def variant(server: SandboxServer, **knobs: Any) -> Iterator[None]:
             setattr(server.config, name, value)
         server.state.oms.partial_fill_status = server.config.partial_fill_status
         server.feed.framing, server.feed.packet_format = old_framing, old_format
+        server.feed.max_sockets, server.feed.socket_policy = old_sockets
 
 
 VARIANTS: list[tuple[dict[str, Any], list[str]]] = [
@@ -215,6 +223,8 @@ VARIANTS: list[tuple[dict[str, Any], list[str]]] = [
     ({"depth_side_flag": (66, 83)}, ["depth_side_flag"]),
     ({"depth_order": "asks-first"}, ["depth_order"]),
     ({"ordertag_echo": False}, ["ordertag_echo"]),
+    ({"feed_max_sockets": 1, "feed_socket_policy": "refuse"}, ["feed_sockets"]),
+    ({"feed_max_sockets": 1, "feed_socket_policy": "evict"}, ["feed_sockets"]),
     ({"arrival_jitter_ms": 20.0, "connect_latency_ms": 15.0, "idle_timeout": 0.5}, []),  # network only
 ]
 
@@ -230,7 +240,7 @@ def test_each_variant_is_reported_as_exactly_its_own_contradiction(doctor, knobs
     assert report.contradicted() == expected, report.to_text()
     assert [f.id for f in report.checks if f.status == FAIL] == []
     # Nothing else became untestable: every other probe still got its answer.
-    assert sorted(f.id for f in report.probes if f.status == UNTESTABLE) == ["order_updates", "rate_limit_shape"]
+    assert sorted(f.id for f in report.probes if f.status == UNTESTABLE) == UNTESTABLE_HERE
 
 
 def test_the_default_sandbox_confirms_every_assumption_it_can_show(doctor):
@@ -239,8 +249,7 @@ def test_the_default_sandbox_confirms_every_assumption_it_can_show(doctor):
     assert [f.id for f in report.checks if f.status == FAIL] == []
     assert {f.id for f in report.probes} == set(LIVE_PROBES)
     untestable = sorted(f.id for f in report.probes if f.status == UNTESTABLE)
-    # Order updates come only when an order changes; the rate-limit probe is opt-in.
-    assert untestable == ["order_updates", "rate_limit_shape"]
+    assert untestable == UNTESTABLE_HERE
     cap = report.finding("quote_token_cap")
     assert cap.detail == f"a call with {quotes.MAX_TOKENS_PER_QUOTE_CALL} real tokens was accepted"
     assert report.finding("ordertag_echo").status == CONFIRMED
@@ -332,19 +341,21 @@ def test_rate_limit_answered_with_http_200_is_the_one_contradiction(limited):
 
 def test_order_updates_arriving_while_listening_are_read(doctor, symbols_url):
     orderid = place_resting(doctor, symbols_url)
-    before = len(doctor.feed.received_requests())
+    logins = doctor.feed.logins
 
-    def fill_once_subscribed() -> None:
-        if wait_until(lambda: len(doctor.feed.received_requests()) > before, timeout=20):
+    def fill_once_both_sockets_listen() -> None:
+        if wait_until(lambda: doctor.feed.logins >= logins + 2, timeout=20):
             doctor.fill(orderid)
 
-    filler = threading.Thread(target=fill_once_subscribed, daemon=True)
+    filler = threading.Thread(target=fill_once_both_sockets_listen, daemon=True)
     filler.start()
     report = live(feed_min_seconds=3.0)
     filler.join(5)
     assert report.contradicted() == []
     finding = report.finding("order_updates")
     assert finding.status == CONFIRMED and "order_status/orderData" in finding.detail
+    assert report.finding("order_updates_unsubscribed").status == CONFIRMED
+    assert report.finding("feed_sockets").status == CONFIRMED
 
 
 def test_the_doctor_never_writes(doctor):

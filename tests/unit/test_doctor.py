@@ -25,7 +25,17 @@ from broker.mstock.diagnostics import checks
 from broker.mstock.diagnostics.context import Context, ReadOnlyClient
 from broker.mstock.diagnostics.feed_probes import _power_of_ten, decode_packet, split_frame
 from broker.mstock.diagnostics.openalgo import PLUGIN_DIR, check_openalgo
-from broker.mstock.diagnostics.report import CONTRADICTED, FAIL, OK, UNTESTABLE, WARN, Finding, Report, Sample
+from broker.mstock.diagnostics.report import (
+    CONFIRMED,
+    CONTRADICTED,
+    FAIL,
+    OK,
+    UNTESTABLE,
+    WARN,
+    Finding,
+    Report,
+    Sample,
+)
 from broker.mstock.diagnostics.samples import Redactor, sanitize
 from broker.mstock.errors import InputRejected, SessionExpired
 from broker.mstock.market import candles, history, quotes
@@ -648,3 +658,25 @@ def test_colour_paints_only_the_verdict():
     plain = sample_report().to_text()
     assert "  <red>FAIL</>   API key and IP" in coloured and "  <green>ok</>     clock" in coloured
     assert re.sub(r"<[a-z]*>|</>", "", coloured) == plain
+
+
+def test_updates_seen_only_on_the_subscribed_socket_are_a_contradiction(tmp_path):
+    from broker.mstock.diagnostics.feed_probes import Capture, _sockets
+
+    frame = json.dumps({"order_status": "order", "orderData": {"orderid": "1"}})
+    ctx = context(tmp_path)
+    _sockets(ctx, Capture(texts=[frame], second_opened=True))
+    assert ctx.report.finding("feed_sockets").status == CONFIRMED
+    finding = ctx.report.finding("order_updates_unsubscribed")
+    assert (finding.status, finding.detail) == (CONTRADICTED, "1 updates reached the subscribed socket, none the other")
+    assert finding.change.startswith("streaming/mstock_order_adapter.py must subscribe")
+
+
+def test_a_refused_second_socket_is_followed_by_the_order_adapter(tmp_path):
+    from broker.mstock.diagnostics.feed_probes import Capture, _sockets
+
+    ctx = context(tmp_path)
+    _sockets(ctx, Capture(second_refused="the mStock feed refused the upgrade (HTTP 429)"))
+    finding = ctx.report.finding("feed_sockets")
+    assert finding.status == CONTRADICTED and "MSTOCK_ORDER_UPDATES=poll" in finding.change
+    assert ctx.report.finding("order_updates_unsubscribed").status == UNTESTABLE

@@ -70,6 +70,8 @@ LIVE_PROBES: dict[str, str] = {
     "depth_order": "depth order",
     "depth_side_flag": "depth side flag",
     "order_updates": "order updates",
+    "feed_sockets": "second feed socket",
+    "order_updates_unsubscribed": "updates, no subscription",
     "rate_limit_shape": "rate-limit answer",
 }
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import struct
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from ..errors import MStockError
 from ..mapping.exchanges import FEED_EXCHANGE_TYPE
 from ..records import SymbolRecord
 from ..streaming import parser as feed_parser
-from ..streaming.connection import open_socket
+from ..streaming.connection import close_detail, interrupt, open_socket
 from ..streaming.protocol import ACTION_SUBSCRIBE, MODE_SNAP, classify_text, feed_url, login_frame, request_frames
 from .context import Context
 from .report import CONFIRMED, CONTRADICTED, UNTESTABLE, Finding
@@ -68,6 +69,43 @@ class Capture:
     binary: list[bytes] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     problem: str | None = None
+    closed: str | None = None  # how the first socket was closed by the server, if it was
+    # The second socket (same session, no subscription), opened once the first has its packets.
+    second_opened: bool = False
+    second_refused: str | None = None
+    second_closed: str | None = None
+    second_texts: list[str] = field(default_factory=list)
+
+
+class _Second:
+    """A second socket of the same session that subscribes to nothing and only listens."""
+
+    def __init__(self, ws: websocket.WebSocket) -> None:
+        self.ws = ws
+        self.texts: list[str] = []
+        self.closed: str | None = None
+        self._thread = threading.Thread(target=self._read, name="mstock-doctor-second-socket", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                opcode, data = self.ws.recv_data(control_frame=True)
+            except (websocket.WebSocketException, OSError):
+                return
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                self.closed = "closed by the server" + close_detail(data)
+                return
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                self.texts.append(data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data))
+
+    def close(self) -> None:
+        interrupt(self.ws)
+        self._thread.join(2)
+        try:
+            self.ws.shutdown()
+        except (websocket.WebSocketException, OSError):
+            pass
 
 
 def decode_packet(data: bytes) -> Packet | None:
@@ -152,38 +190,44 @@ def _plugin_reads(frame: bytes) -> bool:
 def capture(ctx: Context, subscriptions: dict[int, list[str]]) -> Capture:
     """Frames received after subscribing; never raises for the feed.
 
-    Listening ends once every subscribed instrument has sent a packet and at least
-    ``ctx.feed_min_seconds`` have passed (order updates arrive only in that time), or after
-    ``ctx.feed_seconds`` at most (a closed market may send nothing).
+    The first socket subscribes every instrument and listens until each has sent a packet
+    (``ctx.feed_seconds`` at most: a closed market may send nothing). Then a second socket
+    of the same session opens, subscribes to nothing, and both listen for
+    ``ctx.feed_min_seconds`` more: does mStock keep both, and do order updates reach the
+    one without subscriptions?
     """
     settings = ctx.settings
     assert settings is not None and ctx.access_token is not None
+    url = feed_url(settings.ws_url, settings.api_key or "", ctx.access_token)
     got = Capture()
     try:
-        ws = open_socket(feed_url(settings.ws_url, settings.api_key or "", ctx.access_token), timeout=5.0)
+        ws = open_socket(url, timeout=5.0)
     except MStockError as exc:
         got.problem = f"the feed refused or failed the connection: {exc}"
         return got
+    second: _Second | None = None
     try:
         ws.send(login_frame(ctx.access_token))
         for frame in request_frames(ACTION_SUBSCRIBE, MODE_SNAP, subscriptions):
             ws.send(frame)
-        started = time.monotonic()
-        deadline = started + ctx.feed_seconds
-        settled = started + min(ctx.feed_min_seconds, ctx.feed_seconds)
+        deadline = time.monotonic() + ctx.feed_seconds
         waiting = {(exchange_type, str(token)) for exchange_type, tokens in subscriptions.items() for token in tokens}
+        settled: float | None = None
         while len(got.binary) < MAX_FRAMES:
-            now = time.monotonic()
-            remaining = (deadline if waiting else settled) - now
+            if settled is None and (not waiting or time.monotonic() >= deadline):
+                second = _open_second(ctx, url, got)
+                settled = time.monotonic() + ctx.feed_min_seconds
+            remaining = (settled if settled is not None else deadline) - time.monotonic()
             if remaining <= 0:
                 break
             ws.settimeout(remaining)
             try:
-                opcode, data = ws.recv_data()
+                opcode, data = ws.recv_data(control_frame=True)
             except websocket.WebSocketTimeoutException:
-                break
+                continue
             if opcode == websocket.ABNF.OPCODE_CLOSE:
-                got.problem = "the feed closed the connection"
+                got.closed = "closed by the server" + close_detail(data)
+                got.problem = f"the feed {got.closed}"
                 break
             if opcode == websocket.ABNF.OPCODE_BINARY:
                 got.binary.append(bytes(data))
@@ -201,7 +245,26 @@ def capture(ctx: Context, subscriptions: dict[int, list[str]]) -> Capture:
         except (websocket.WebSocketException, OSError):
             pass
         ws.shutdown()
+        if second is not None:
+            got.second_texts = list(second.texts)
+            got.second_closed = second.closed
+            second.close()
     return got
+
+
+def _open_second(ctx: Context, url: str, got: Capture) -> _Second | None:
+    assert ctx.access_token is not None
+    try:
+        ws = open_socket(url, timeout=5.0)
+        ws.send(login_frame(ctx.access_token))
+    except MStockError as exc:
+        got.second_refused = str(exc)
+        return None
+    except (websocket.WebSocketException, OSError) as exc:
+        got.second_refused = f"{type(exc).__name__}"
+        return None
+    got.second_opened = True
+    return _Second(ws)
 
 
 # ---------------------------------------------------------------------- analysis
@@ -222,6 +285,7 @@ def run_feed_probes(ctx: Context, picks: Instruments, rest: RestView) -> None:
     got = capture(ctx, subscriptions)
     ctx.report.feed_frames = [frame[:48].hex() + ("..." if len(frame) > 48 else "") for frame in got.binary[:6]]
     _order_updates(ctx, got)
+    _sockets(ctx, got)
     if not got.binary:
         reason = got.problem or f"no binary frame within {ctx.feed_seconds:g} s (market closed?)"
         _all_untestable(ctx, reason, texts=False)
@@ -245,6 +309,8 @@ def _assumptions() -> dict[str, str]:
         "feed_epoch": f"feed timestamps count seconds from 1980-01-01 00:00 {zone}",
         "depth_order": f"the first five depth entries of a packet are {first}, the next five {second}",
         "depth_side_flag": f"bid entries carry the int16 flag {bid}, ask entries {ask}",
+        "feed_sockets": "mStock keeps a second feed socket of the same session open beside the first",
+        "order_updates_unsubscribed": "order updates also reach a socket that subscribes to no instrument",
         "order_updates": "order and trade updates arrive as text frames the plugin reads "
         '({"order_status", "orderData"}, or the older {"type", "data"})',
     }
@@ -260,6 +326,8 @@ _TITLES = {
     "depth_order": "depth order",
     "depth_side_flag": "depth side flag",
     "order_updates": "order updates",
+    "feed_sockets": "second feed socket",
+    "order_updates_unsubscribed": "updates, no subscription",
     **{f"price_divisor_{s.lower()}": f"divisor {SEGMENT_NAMES[s]}" for s in SEGMENTS},
 }
 
@@ -280,7 +348,7 @@ def _add(ctx: Context, finding_id: str, status: str, detail: str, *, change: str
 
 def _all_untestable(ctx: Context, reason: str, *, texts: bool = True) -> None:
     for finding_id in _TITLES:
-        if finding_id == "order_updates" and not texts:
+        if not texts and finding_id in ("order_updates", "feed_sockets", "order_updates_unsubscribed"):
             continue
         _add(ctx, finding_id, UNTESTABLE, reason)
 
@@ -562,3 +630,61 @@ def _order_updates(ctx: Context, got: Capture) -> None:
         )
     else:
         _add(ctx, "order_updates", UNTESTABLE, f"text frames: {shown}; no order or trade update among them", data=data)
+
+
+_FALLBACK = (
+    "nothing to change: the order-update adapter (streaming/mstock_order_adapter.py) notices this and "
+    "follows the order book instead; MSTOCK_ORDER_UPDATES=poll starts there"
+)
+
+
+def _sockets(ctx: Context, got: Capture) -> None:
+    """A second socket of the same session: kept, refused, or the first one evicted?"""
+    if got.second_refused is not None:
+        _add(
+            ctx, "feed_sockets", CONTRADICTED, f"the second socket was refused: {got.second_refused}", change=_FALLBACK
+        )
+    elif not got.second_opened:
+        _add(ctx, "feed_sockets", UNTESTABLE, got.problem or "the first socket did not last long enough")
+    elif got.closed is not None:
+        _add(
+            ctx,
+            "feed_sockets",
+            CONTRADICTED,
+            f"opening a second socket got the first one {got.closed}",
+            change=_FALLBACK,
+        )
+    elif got.second_closed is not None:
+        _add(ctx, "feed_sockets", CONTRADICTED, f"the second socket was {got.second_closed}", change=_FALLBACK)
+    else:
+        _add(
+            ctx,
+            "feed_sockets",
+            CONFIRMED,
+            f"both sockets stayed open for {ctx.feed_min_seconds:g} s after the second logged in",
+        )
+    first = [t for t in got.texts if classify_text(t).kind in ("order", "trade")]
+    second = [t for t in got.second_texts if classify_text(t).kind in ("order", "trade")]
+    if second:
+        _add(
+            ctx,
+            "order_updates_unsubscribed",
+            CONFIRMED,
+            f"{len(second)} order or trade updates reached the socket without subscriptions",
+        )
+    elif first and got.second_opened and got.second_closed is None:
+        _add(
+            ctx,
+            "order_updates_unsubscribed",
+            CONTRADICTED,
+            f"{len(first)} updates reached the subscribed socket, none the other",
+            change="streaming/mstock_order_adapter.py must subscribe to one instrument to get updates "
+            "(its order-book backstop still delivers every change)",
+        )
+    else:
+        _add(
+            ctx,
+            "order_updates_unsubscribed",
+            UNTESTABLE,
+            "no order or trade update while both sockets listened (they come when an order changes)",
+        )
