@@ -680,3 +680,28 @@ def test_a_refused_second_socket_is_followed_by_the_order_adapter(tmp_path):
     finding = ctx.report.finding("feed_sockets")
     assert finding.status == CONTRADICTED and "MSTOCK_ORDER_UPDATES=poll" in finding.change
     assert ctx.report.finding("order_updates_unsubscribed").status == UNTESTABLE
+
+
+def test_depth_sides_come_from_the_packet_even_when_the_market_moved_since_the_rest_quote(tmp_path):
+    from broker.mstock.diagnostics.feed_probes import Packet, _depth
+    from broker.mstock.diagnostics.rest_probes import Instruments, RestView
+
+    sbin = record("3045")
+    picks = Instruments(by_segment={"NSE": sbin})
+    # REST saw bids 99.95.. and asks 100.05..; the market then moved up two ticks.
+    rest = RestView(
+        rows={
+            ("NSE", "3045"): {
+                "depth": {
+                    "buy": [{"price": 100.0 - 0.05 * i, "quantity": 1} for i in range(1, 6)],
+                    "sell": [{"price": 100.0 + 0.05 * i, "quantity": 1} for i in range(1, 6)],
+                }
+            }
+        }
+    )
+    depth = [(1, 5, 10_010 - 5 * i, 1) for i in range(5)] + [(0, 5, 10_020 + 5 * i, 1) for i in range(5)]
+    packet = Packet(mode=3, exchange_type=1, token="3045", exchange_ts=1, ltp=10_015, close=10_000, depth=depth)
+    ctx = context(tmp_path)
+    _depth(ctx, picks, rest, {(1, "3045"): packet})
+    assert ctx.report.finding("depth_order").status == CONFIRMED
+    assert ctx.report.finding("depth_side_flag").data == {"bid_flags": [1], "ask_flags": [0]}

@@ -528,20 +528,22 @@ def _depth(ctx: Context, picks: Instruments, rest: RestView, latest: dict[tuple[
             continue
         divisor = feed_parser.PRICE_DIVISOR.get(exchange_type, feed_parser.DEFAULT_PRICE_DIVISOR)
         rest_bids, rest_asks = _rest_sides(rest.rows.get(wire_key(record)), divisor)
-        first_prices = {entry[2] for entry in first}
+        # Within one packet an uncrossed book has every bid below every ask: that decides,
+        # whatever the market did since the REST quote. REST depth only breaks a tie (a
+        # locked book, or currency prices rounded to paise).
         order = None
-        if rest_bids or rest_asks:
+        if max(e[2] for e in first) < min(e[2] for e in second):
+            order = "bids-first"
+        elif min(e[2] for e in first) > max(e[2] for e in second):
+            order = "asks-first"
+        elif rest_bids or rest_asks:
+            first_prices = {entry[2] for entry in first}
             as_bids, as_asks = len(first_prices & rest_bids), len(first_prices & rest_asks)
             if as_bids != as_asks:
                 order = "bids-first" if as_bids > as_asks else "asks-first"
         if order is None:
-            if max(e[2] for e in first) < min(e[2] for e in second):
-                order = "bids-first"
-            elif min(e[2] for e in first) > max(e[2] for e in second):
-                order = "asks-first"
-        if order is None:
             continue
-        votes[record.symbol] = order
+        votes[f"{record.symbol} ({segment})"] = order
         bids, asks = (first, second) if order == "bids-first" else (second, first)
         bid_flags |= {entry[0] for entry in bids}
         ask_flags |= {entry[0] for entry in asks}
@@ -556,13 +558,13 @@ def _depth(ctx: Context, picks: Instruments, rest: RestView, latest: dict[tuple[
     if len(orders) > 1:
         _add(ctx, "depth_order", UNTESTABLE, f"instruments disagree ({shown}): a crossed book (pre-open)?")
     elif orders == {assumed}:
-        _add(ctx, "depth_order", CONFIRMED, f"by REST depth and prices: {shown}")
+        _add(ctx, "depth_order", CONFIRMED, f"by prices (REST depth on a tie): {shown}")
     else:
         _add(
             ctx,
             "depth_order",
             CONTRADICTED,
-            f"by REST depth and prices: {shown}",
+            f"by prices (REST depth on a tie): {shown}",
             change=f"streaming/parser.py DEPTH_BIDS_FIRST = {not feed_parser.DEPTH_BIDS_FIRST}",
         )
     bid, ask = feed_parser.DEPTH_SIDE_FLAGS
