@@ -71,7 +71,7 @@ LIVE_PROBES: dict[str, str] = {
     "depth_side_flag": "depth side flag",
     "order_updates": "order updates",
     "feed_sockets": "second feed socket",
-    "order_updates_unsubscribed": "updates, no subscription",
+    "order_updates_unsubscribed": "unsubscribed updates",
     "rate_limit_shape": "rate-limit answer",
 }
 

@@ -327,7 +327,7 @@ _TITLES = {
     "depth_side_flag": "depth side flag",
     "order_updates": "order updates",
     "feed_sockets": "second feed socket",
-    "order_updates_unsubscribed": "updates, no subscription",
+    "order_updates_unsubscribed": "unsubscribed updates",
     **{f"price_divisor_{s.lower()}": f"divisor {SEGMENT_NAMES[s]}" for s in SEGMENTS},
 }
 
