@@ -1,6 +1,7 @@
 """The package's layers read top to bottom, and imports only ever go down.
 
-``cli`` -> faces (``api/``) -> logic (``orders``, ``market``, ``account``, ``streaming``)
+``cli`` -> faces (``api/``) -> logic (``orders``, ``market``, ``account``, ``streaming``,
+``diagnostics``)
 -> ``mapping``, ``database`` -> ``transport`` -> foundation (``config``, ``redact``,
 ``errors``, ``clock``, ``records``, ``host``, ``local``). Every import counts, including
 those inside functions and under ``TYPE_CHECKING``: a lazy import upward is still a
@@ -27,6 +28,7 @@ LAYERS: dict[str, int] = {
     "market": 4,
     "account": 4,
     "streaming": 4,
+    "diagnostics": 4,
     "mapping": 3,
     "database": 3,
     "transport": 2,

@@ -32,9 +32,10 @@ def test_env_example_names_every_variable_the_plugin_reads():
     text = "\n".join(_env_example())
     code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "broker" / "mstock").rglob("*.py"))
     read = set(re.findall(r'_env\("([A-Z_]+)"\)', code)) | {"MSTOCK_HOST"}
+    # REDIRECT_URL and VALID_BROKERS are OpenAlgo's; ``doctor`` reads them to check them.
     assert read == {"BROKER_API_KEY", "BROKER_API_SECRET", "MSTOCK_PASSWORD", "MSTOCK_TOTP_SECRET", "MSTOCK_BASE_URL",
                     "MSTOCK_WS_URL", "MSTOCK_SESSION_FILE", "DATABASE_URL", "MSTOCK_HOST", "MSTOCK_ORDER_UPDATES",
-                    "ORDER_POLL_INTERVAL"}
+                    "ORDER_POLL_INTERVAL", "REDIRECT_URL", "VALID_BROKERS"}
     assert [name for name in sorted(read) if f"{name}=" not in text] == []
 
 

@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "broker.mstock.cli.market",
     "broker.mstock.cli.stream",
     "broker.mstock.cli.completion",
+    "broker.mstock.cli.doctor",
 )
 # Added when the project (not just the plugin directory) is installed.
 OPTIONAL_MODULES = ("mstock_tools.commands",)

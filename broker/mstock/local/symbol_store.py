@@ -22,6 +22,8 @@ import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError, MStockError
@@ -250,7 +252,8 @@ class SymbolStore:
                     for name, columns in INDEXES:
                         conn.execute(f"CREATE INDEX {name} ON {TABLE} ({columns})")
                     conn.execute(
-                        f"INSERT OR REPLACE INTO {_META} (key, value) VALUES ('generation', ?)", (generation,)
+                        f"INSERT OR REPLACE INTO {_META} (key, value) VALUES ('generation', ?), ('replaced_at', ?)",
+                        (generation, datetime.now(timezone.utc).isoformat(timespec="seconds")),
                     )
                     conn.execute("COMMIT")
                 except BaseException:
@@ -270,6 +273,12 @@ class SymbolStore:
         """Rows per OpenAlgo exchange."""
         index = self._current()
         return Counter({exch: len(rows) for exch, rows in index.by_symbol.items()})
+
+    def records(self, exchange: str | None = None) -> list[SymbolRecord]:
+        """Every row (of one OpenAlgo exchange), in table order."""
+        index = self._current()
+        rows = index.rows if exchange is None else index.by_symbol.get(exchange.upper(), _EMPTY).values()
+        return [SymbolRecord(*row) for row in rows]
 
     # ------------------------------------------------------------------ SymbolLookup
 
@@ -341,6 +350,60 @@ class SymbolStore:
         hits.sort(key=lambda h: (h[0], h[2][_NAME] or "", expiry_order(h[2][_EXPIRY]), h[2][_STRIKE], len(h[1]), h[1],
                                  h[2][_EXCHANGE]))
         return [SymbolRecord(*h[2]) for h in hits[:limit]]
+
+
+# ---------------------------------------------------------------------- inspection
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    """What a symbol table file holds, read without writing to it."""
+
+    path: str
+    rows_per_exchange: dict[str, int] = field(default_factory=dict)
+    # When the rows were last replaced (UTC); None for a table this store never replaced
+    # (OpenAlgo's own, or one written before the stamp existed): see ``modified_at``.
+    replaced_at: datetime | None = None
+    modified_at: datetime | None = None  # the file's modification time (UTC)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows_per_exchange.values())
+
+
+def describe(database_url: str) -> TableSummary | None:
+    """Rows per exchange and age of the table at ``database_url``; None if there is no file.
+
+    Opens the file read-only, so inspecting a table (OpenAlgo's, or before any download)
+    never creates or changes anything.
+    """
+    path = sqlite_path(database_url)
+    if path == ":memory:" or not Path(path).is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise SymbolStoreError(f"cannot open the symbol table in {path}: {exc}") from exc
+    try:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        counts: dict[str, int] = {}
+        if TABLE in tables:
+            grouped = conn.execute(f"SELECT exchange, COUNT(*) FROM {TABLE} GROUP BY exchange")
+            counts = {str(exch): n for exch, n in grouped}
+        replaced = None
+        if _META in tables:
+            row = conn.execute(f"SELECT value FROM {_META} WHERE key = 'replaced_at'").fetchone()
+            if row and row[0]:
+                try:
+                    replaced = datetime.fromisoformat(row[0])
+                except ValueError:
+                    replaced = None
+    except sqlite3.Error as exc:
+        raise SymbolStoreError(f"cannot read the symbol table in {path}: {exc}") from exc
+    finally:
+        conn.close()
+    modified = datetime.fromtimestamp(Path(path).stat().st_mtime, timezone.utc)
+    return TableSummary(path, counts, replaced, modified)
 
 
 # ---------------------------------------------------------------------- registry

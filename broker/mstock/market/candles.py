@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import pandas as pd
@@ -153,6 +153,26 @@ def parse_candles(
     if skipped:
         log.warning("skipped %d unreadable candle rows", skipped)
     return out, skipped
+
+
+def end_labels_to_start(bars: Sequence[Candle], *, opens: time, minutes: int) -> list[Candle]:
+    """Bars labelled with the end of their bucket, relabelled with its start.
+
+    Buckets run ``minutes`` long from the session open ``opens`` (IST), so ``10:15`` -> the
+    09:15 bar and a short last bar ``15:30`` -> 15:15 for hourly NSE bars. A label at or
+    before the open is left as it is.
+    """
+    open_minute = opens.hour * 60 + opens.minute
+    out: list[Candle] = []
+    for bar in bars:
+        wall_minute = ((bar[0] + IST_OFFSET_SECONDS) % SECONDS_PER_DAY) // 60
+        elapsed = wall_minute - open_minute
+        if elapsed <= 0:
+            out.append(bar)
+            continue
+        start = open_minute + ((elapsed - 1) // minutes) * minutes
+        out.append((bar[0] - (wall_minute - start) * 60, *bar[1:]))
+    return out
 
 
 def empty_frame() -> pd.DataFrame:

@@ -9,7 +9,11 @@
   Minute bars are packed bar by bar up to the limit (a chunk may end inside a session, on
   the bar grid); hourly and daily bars by whole days ``[first 00:00 .. last 23:59]`` within
   the bar budget of :mod:`.intervals`. A chunk that comes back at the bar limit was
-  probably truncated (a weekend special session) and is split and fetched again.
+  probably truncated (a weekend special session) and is split and fetched again; so is a
+  chunk mStock refuses for holding too many bars (what it does beyond the limit is
+  unknown, spec 8.2).
+* Hourly bars are relabelled by their start if mStock labels them by their end
+  (:data:`.intervals.HOURLY_LABELS`).
 * Every call goes through the shared Data-API limiter (1 request/s) in the client; two
   workers keep one request in flight while the next waits for its slot, so a long range
   takes the pacing floor, not pacing + latency. A chunk that still fails after the
@@ -18,6 +22,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -27,13 +32,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..clock import IST, today_ist
-from ..errors import AuthError, ConfigError, MStockError, ValidationError
+from ..errors import AuthError, ConfigError, InputRejected, MStockError, ValidationError
 from ..host import get_logger
 from ..mapping.exchanges import INTRADAY_EXCHANGE_CODE
 from ..mapping.symbols import require_instrument
 from . import candles
 from .intervals import (
     HISTORY_BAR_LIMIT,
+    HOURLY_LABELS,
     Interval,
     bars_per_session,
     interval_for,
@@ -51,6 +57,20 @@ log = get_logger(__name__)
 
 Progress = Callable[[int, int], None]
 DEFAULT_WORKERS = 2
+
+# A refusal for asking too many bars: "Maximum 1000 candles are allowed per request" and
+# the like (mStock's real text is unknown, spec 8.2).
+_TOO_MANY_BARS = re.compile(
+    r"(?i)\b(?:max(?:imum)?|limit|up\s*to|at\s*most|exceed\w*|more\s*than)\b.{0,40}?\b(?:candles?|bars?|records?)\b"
+    r"|\b(?:candles?|bars?|records?)\b.{0,40}?\b(?:max(?:imum)?|limit|exceed\w*|more\s*than)\b"
+)
+
+
+def refused_for_size(exc: MStockError) -> bool:
+    """Whether ``exc`` is mStock refusing a historical call for asking too many bars."""
+    if not isinstance(exc, InputRejected) or isinstance(exc, AuthError):
+        return False
+    return bool(_TOO_MANY_BARS.search(exc.message))
 
 
 class HistoryRangeLost(MStockError):
@@ -219,17 +239,25 @@ class _Fetcher:
             data = self.client.call("market.intraday", json=intraday_body(self.record, self.exchange, self.interval))
             rows = _candle_rows(data)
         else:
-            data = self.client.call("market.historical", json=historical_body(self.record, self.interval, chunk))
+            try:
+                data = self.client.call("market.historical", json=historical_body(self.record, self.interval, chunk))
+            except InputRejected as exc:
+                if chunk.last > chunk.first and refused_for_size(exc):
+                    return self._split(chunk)
+                raise
             rows = _candle_rows(data)
             if len(rows) >= HISTORY_BAR_LIMIT and chunk.last > chunk.first:
                 return self._split(chunk)
         parsed, _ = candles.parse_candles(rows, daily=self.interval.daily, first_day=first, last_day=last)
+        if self.interval.minutes == 60 and HOURLY_LABELS == "end":
+            parsed = candles.end_labels_to_start(parsed, opens=session_open(self.exchange), minutes=60)
         return parsed
 
     def _split(self, chunk: Chunk) -> list[candles.Candle]:
         # At the bar limit: the server may have cut the reply short, so ask for each half.
         middle = chunk.first + (chunk.last - chunk.first) // 2
-        log.info("history chunk %s hit the %d-bar limit; splitting it", chunk.label(), HISTORY_BAR_LIMIT)
+        log.info("history chunk %s hit the %d-bar limit (or was refused for its size); splitting it",
+                 chunk.label(), HISTORY_BAR_LIMIT)
         return self.fetch(Chunk(chunk.first, middle, start=chunk.start)) + self.fetch(
             Chunk(middle + timedelta(days=1), chunk.last, end=chunk.end)
         )

@@ -52,6 +52,11 @@ TIMEFRAME_MAP: Final = MappingProxyType({key: i.broker for key, i in INTERVALS.i
 # Bars per request. Not documented for Type B; Type A states 1000 "regardless of
 # timeframe" and upstream applies it to B (spec 2.1, 8.2).
 HISTORY_BAR_LIMIT: Final = 1000
+# What an hourly bar's timestamp means: "start" (09:15 is the bar 09:15-10:15) or "end"
+# (10:15 is that same bar, 15:30 the last, short one). The only published hourly sample
+# has HH:45 labels whose meaning is unknown (spec 8.2); ``doctor --live`` shows which one a
+# live account sends. With "end", bars are relabelled by their start on the session grid.
+HOURLY_LABELS: Final = "start"
 # Plan chunks for 95% of the limit: weekend special sessions (budget Saturday, Muhurat
 # Sunday) add bars that a weekday count cannot foresee.
 CHUNK_BAR_BUDGET: Final = 950

@@ -15,16 +15,22 @@ then on. With ``OHLC`` answers, ``volume``, ``bid``, ``ask``, ``bid_qty``, ``ask
 
 Replies are joined to requests by ``(exchange, symbolToken)`` (their order is [UNKNOWN]),
 never by position; ``unfetched`` entries become per-symbol errors.
+
+Token cap: if mStock refuses a call because it names more tokens than a cap its message
+states ("Maximum 50 tokens ..."), the batch is split to that cap, sent again (quotes are
+reads) and the smaller cap is kept for the rest of the process. A refusal that states no
+number is not guessed at.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AuthError, BadResponse, ConfigError, MStockError, MStockRejected
+from ..errors import AuthError, BadResponse, ConfigError, InputRejected, MStockError, MStockRejected
 from ..host import get_logger
 from ..mapping.book_values import as_float, as_int, first_present
 from ..mapping.symbols import require_instrument
@@ -42,12 +48,46 @@ MAX_TOKENS_PER_QUOTE_CALL = 500
 
 FULL, OHLC = "FULL", "OHLC"
 
+# What a new process asks first, and whether FULL rows are expected to carry depth (None:
+# learnt from the first FULL reply). Both are followed at run time anyway (a refused FULL
+# falls back to OHLC, a depth-less FULL row sends depth to the feed); setting them from
+# what ``mstock-openalgo doctor --live`` observed saves the first wasted call.
+FIRST_MODE = FULL
+FULL_HAS_DEPTH: bool | None = None
+
+# "Maximum 50 tokens are allowed per request." / "max 50 instruments" ... (no source shows
+# mStock's real text, spec 16.2): a number next to a cap word and a token word.
+_CAP_WORDS = r"(?:max(?:imum)?|up\s*to|at\s*most|limit(?:ed)?(?:\s*to)?|(?:not\s*)?more\s*than|only)"
+_TOKEN_WORDS = r"(?:tokens?|instruments?|scrips?|symbols?|securities)"
+_REFUSED_CAP = re.compile(
+    rf"(?i)\b{_CAP_WORDS}\W+(?:of\s+)?(\d+)\s*{_TOKEN_WORDS}|\b{_TOKEN_WORDS}\D{{0,40}}?\b{_CAP_WORDS}\W+(\d+)\b"
+)
+
 # The quote dict of contract 9.2 (+ bid_qty/ask_qty, read by OpenAlgo's option chain).
 QUOTE_KEYS: tuple[str, ...] = ("ltp", "open", "high", "low", "prev_close", "volume", "bid", "ask", "oi", "bid_qty", "ask_qty")
 
 
 class QuoteUnavailable(MStockRejected):
     """mStock answered the quote call but listed this instrument as ``unfetched`` (or omitted it)."""
+
+
+class TooManyTokens(InputRejected):
+    """mStock refused a quote call for naming more tokens than ``cap``, the number its message states."""
+
+    def __init__(self, message: str, *, cap: int, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.cap = cap
+
+
+def refused_cap(exc: MStockError, sent: int) -> int | None:
+    """The token cap a refusal of a ``sent``-token call states, if it states one below ``sent``."""
+    if not isinstance(exc, InputRejected) or isinstance(exc, AuthError) or sent <= 1:
+        return None
+    match = _REFUSED_CAP.search(exc.message)
+    if match is None:
+        return None
+    cap = int(match.group(1) or match.group(2))
+    return cap if 1 <= cap < sent else None
 
 
 @dataclass(frozen=True)
@@ -76,9 +116,10 @@ class _QuoteCapabilities:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.mode = FULL
+        self.mode = FIRST_MODE
         # None: not yet known whether FULL rows carry market depth.
-        self.full_has_depth: bool | None = None
+        self.full_has_depth: bool | None = FULL_HAS_DEPTH
+        self.token_cap = MAX_TOKENS_PER_QUOTE_CALL
 
     def downgrade(self) -> None:
         with self._lock:
@@ -89,6 +130,12 @@ class _QuoteCapabilities:
     def note_depth(self, present: bool) -> None:
         with self._lock:
             self.full_has_depth = present
+
+    def lower_cap(self, cap: int) -> None:
+        with self._lock:
+            if cap < self.token_cap:
+                log.warning("mStock allows at most %d tokens per quote call; using that from now on", cap)
+                self.token_cap = cap
 
 
 capabilities = _QuoteCapabilities()
@@ -157,6 +204,11 @@ def _send(client: "MStockClient", targets: Sequence[QuoteTarget]) -> tuple[list[
     try:
         data = client.call("market.quote", json=quote_body(mode, targets))
     except MStockRejected as exc:
+        cap = refused_cap(exc, len(targets))
+        if cap is not None:
+            raise TooManyTokens(
+                exc.message, cap=cap, http_status=exc.http_status, code=exc.code, route=exc.route
+            ) from exc
         if mode != FULL or isinstance(exc, AuthError):
             raise
         log.info("quote mode FULL rejected (%s); retrying in OHLC mode", exc)
@@ -183,11 +235,26 @@ def _row_key(row: Mapping[str, Any]) -> tuple[str, str]:
 def fetch_rows(
     client: "MStockClient", targets: Sequence[QuoteTarget]
 ) -> dict[tuple[str, str], dict | MStockError]:
-    """One quote call for ``targets`` (at most one per wire key); result keyed by identity.
+    """Quotes for ``targets`` (at most one per wire key); result keyed by identity.
 
+    One call, unless mStock refuses it for naming too many tokens: then the targets go in
+    calls of the cap it stated, which is remembered (:meth:`_QuoteCapabilities.lower_cap`).
     Each value is the broker's row, or a :class:`QuoteUnavailable` for instruments listed
     as ``unfetched`` or missing from the reply.
     """
+    try:
+        return _fetch_once(client, targets)
+    except TooManyTokens as exc:
+        capabilities.lower_cap(exc.cap)
+        out: dict[tuple[str, str], dict | MStockError] = {}
+        for part in plan_quote_calls(targets, exc.cap):
+            out.update(fetch_rows(client, part))
+        return out
+
+
+def _fetch_once(
+    client: "MStockClient", targets: Sequence[QuoteTarget]
+) -> dict[tuple[str, str], dict | MStockError]:
     fetched, unfetched = _send(client, targets)
     by_key = {_row_key(r): r for r in fetched}
     failed = {_row_key(r): r for r in unfetched}
@@ -298,7 +365,7 @@ def get_multiquotes(
     targets = [t for t in resolved if isinstance(t, QuoteTarget)]
     results: dict[tuple[str, str], dict | MStockError] = {}
     failures: list[MStockError] = []
-    calls = plan_quote_calls(targets, cap)
+    calls = plan_quote_calls(targets, min(cap, capabilities.token_cap))
     for batch in calls:
         if on_call is not None:
             on_call(len(batch))

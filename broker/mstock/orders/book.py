@@ -103,8 +103,11 @@ def find_by_tag(orders: Iterable[BookOrder], tag: str) -> list[BookOrder]:
 
 
 def book_carries_tags(orders: Iterable[BookOrder]) -> bool:
-    """Whether this book echoes ``ordertag`` at all (spec 4.7's sample has no such field)."""
-    return any(order.ordertag is not None for order in orders)
+    """Whether this book echoes ``ordertag`` at all (spec 4.7's sample has no such field).
+
+    A field that is always empty echoes nothing: only a non-empty tag counts.
+    """
+    return any(order.ordertag for order in orders)
 
 
 def details_tag(client: MStockClient, orderid: str) -> str | None:

@@ -18,12 +18,16 @@ Encodings (spec 11.3):
 * timestamps are seconds since 1980-01-01 00:00:00. The zone is not documented
   (spec 11.3, 16.9). NSE's trading-system 1980 epoch is local (IST) wall-clock time,
   so this parser reads it as IST: :data:`FEED_EPOCH_UNIX` is 1980-01-01 00:00 IST in
-  Unix seconds. If live data ever shows ticks 5.5 h in the future, pass
-  ``epoch_unix=EPOCH_1980_UTC`` to :class:`FeedParser`.
+  Unix seconds. If the feed counts from 1980-01-01 00:00 UTC instead, its numbers are
+  5.5 h smaller for the same instant and this parser dates ticks 5.5 h in the **past**;
+  then set :data:`FEED_EPOCH_UNIX` to ``EPOCH_1980_UTC`` (``mstock-openalgo doctor
+  --live`` checks packet times against the clock).
 * depth: 10 entries of ``int16 flag, int64 qty, int64 price, int16 orders``; entries
-  0..4 are bids and 5..9 asks (DOC). The flag's values are unknown (spec 11.3 "1 buy /
-  0 sell?"), so the position decides the side; :class:`FeedParser` records the flag
-  values seen per side (``stats.depth_flags``) so a live session can settle spec 16.9.
+  0..4 are bids and 5..9 asks (DOC; :data:`DEPTH_BIDS_FIRST`). The flag's values are
+  unknown (spec 11.3 "1 buy / 0 sell?"), so the position decides the side and
+  :data:`DEPTH_SIDE_FLAGS` only records what the documentation suggests;
+  :class:`FeedParser` records the flag values seen per side (``stats.depth_flags``) so a
+  live session can settle spec 16.9.
 
 A malformed or truncated frame is counted and skipped by :class:`FeedParser`; nothing
 here raises into the feed's reader thread.
@@ -61,6 +65,12 @@ PRICE_DIVISOR: dict[int, int] = {1: 100, 2: 100, 3: 100, 4: 100, 13: 100}
 DEFAULT_PRICE_DIVISOR = 100
 
 DEPTH_LEVELS = 5
+# Entries 0..4 are bids and 5..9 asks (DOC). False would read the first five as asks.
+DEPTH_BIDS_FIRST = True
+# (bid, ask) int16 flags the documentation suggests ("1 buy / 0 sell?", spec 11.3). Sides
+# are taken from the position, never from the flag, so a different pair changes nothing
+# here; ``doctor --live`` compares it with what a live feed sends.
+DEPTH_SIDE_FLAGS = (1, 0)
 _HEAD = "<BB25sqqq"  # mode, exchange type, token, sequence, exchange time, LTP
 _QUOTE_TAIL = "qqqddqqqq"  # LTQ, ATP, volume, total buy, total sell, O, H, L, C
 _SNAP_TAIL = "qqd" + "hqqh" * (2 * DEPTH_LEVELS) + "qqqq"  # LTT, OI, OI chg %, depth, circuits, 52w
@@ -89,7 +99,7 @@ class ParserStats:
     heartbeats: int = 0
     malformed: int = 0
     truncated: int = 0
-    # flag values seen at depth positions 0..4 ("bid") and 5..9 ("ask"), spec 16.9
+    # flag values seen at the bid and the ask positions (DEPTH_BIDS_FIRST), spec 16.9
     depth_flags: dict[str, set[int]] = field(default_factory=lambda: {"bid": set(), "ask": set()})
 
 
@@ -271,8 +281,8 @@ class FeedParser:
             "last_trade_ts": (ltt + epoch) * 1000 if ltt > 0 else 0,
             "oi": v[16],
             "oi_change_pct": oi_change if math.isfinite(oi_change) else 0.0,
-            "bids": levels[:DEPTH_LEVELS],
-            "asks": levels[DEPTH_LEVELS:],
+            "bids": levels[:DEPTH_LEVELS] if DEPTH_BIDS_FIRST else levels[DEPTH_LEVELS:],
+            "asks": levels[DEPTH_LEVELS:] if DEPTH_BIDS_FIRST else levels[:DEPTH_LEVELS],
             "upper_circuit": v[58] / d,
             "lower_circuit": v[59] / d,
             "high_52w": v[60] / d,
@@ -284,7 +294,7 @@ class FeedParser:
         flags = self.stats.depth_flags
         for n, i in enumerate(range(18, 58, 4)):
             if values[i + 1] or values[i + 2]:  # empty levels carry no information
-                flags["bid" if n < DEPTH_LEVELS else "ask"].add(values[i])
+                flags["bid" if (n < DEPTH_LEVELS) == DEPTH_BIDS_FIRST else "ask"].add(values[i])
         if self._flag_samples == self._FLAG_SAMPLES:
             log.debug("depth flag values seen: bids %s, asks %s", sorted(flags["bid"]), sorted(flags["ask"]))
 
