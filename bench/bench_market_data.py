@@ -224,11 +224,15 @@ def hosted_quotes_child(plugin: str, rows_file: str, symbols_file: str, repeat: 
     lookups = dict(calls)
     returned = sum(1 for r in body.get("results", []) if r.get("data"))
 
-    def timed(fn) -> float:
+    cpu: dict[str, list[float]] = {}
+
+    def timed(fn, mode: str | None = None) -> float:
         time.sleep(0.06)  # stay under the documented 20 quote calls/s, for both plugins
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         result = fn()
         seconds = time.perf_counter() - started
+        if mode is not None:
+            cpu.setdefault(mode, []).append(time.thread_time() - started_cpu)
         quotes = result[1].get("results", []) if isinstance(result, tuple) else result
         assert sum(1 for r in quotes if r.get("data")) == returned, quotes[:3]
         return seconds
@@ -245,20 +249,20 @@ def hosted_quotes_child(plugin: str, rows_file: str, symbols_file: str, repeat: 
 
                 quotes.capabilities.mode = quotes.OHLC if mode == "ohlc" else quotes.FULL
             service[mode].append(timed(lambda: quotes_service.get_multiquotes_with_auth(token, feed, "mstock", symbols)))
-            plugin_only[mode].append(timed(lambda: module.BrokerData(token).get_multiquotes(symbols)))
+            plugin_only[mode].append(timed(lambda: module.BrokerData(token).get_multiquotes(symbols), mode))
     if os.environ.get("BENCH_PROFILE"):
         import cProfile
         import pstats
 
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.thread_time)
         for _ in range(10):
             time.sleep(0.06)
             profile.enable()
             module.BrokerData(token).get_multiquotes(symbols)
             profile.disable()
-        pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profile, stream=sys.stderr).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(45)
     return {"status": status, "returned": returned, "validation_lookups": validation,
-            "lookups": lookups, "service": service, "plugin": plugin_only}
+            "lookups": lookups, "service": service, "plugin": plugin_only, "cpu": cpu}
 
 
 def run_hosted_quotes(server, token: str, feed: str | None, count: int, repeat: int, rounds: int) -> None:
@@ -285,6 +289,7 @@ def run_hosted_quotes(server, token: str, feed: str | None, count: int, repeat: 
           f"{len(rows):,} symtoken rows, OpenAlgo's symbol cache loaded; {rounds} rounds x {repeat} calls; "
           "medians per round")
     medians: dict[str, list[float]] = {}
+    cpu_medians: dict[str, list[float]] = {}
     for plugin, outs in results.items():
         first = outs[0]
         plugin_lookups = sum(first["lookups"].values()) - first["validation_lookups"]
@@ -295,11 +300,16 @@ def run_hosted_quotes(server, token: str, feed: str | None, count: int, repeat: 
             label = {"default": "FULL" if plugin == "ours" else "OHLC", "ohlc": "OHLC"}[mode]
             service = [statistics.median(o["service"][mode]) for o in outs]
             own = [statistics.median(o["plugin"][mode]) for o in outs]
+            cpu = [statistics.median(o["cpu"][mode]) for o in outs]
             medians[f"{plugin}-{label}"] = service
-            print(f"    mode {label}: service call {_ms(service)} ms; plugin's get_multiquotes alone {_ms(own)} ms")
+            cpu_medians[f"{plugin}-{label}"] = cpu
+            print(f"    mode {label}: service call {_ms(service)} ms; plugin's get_multiquotes alone {_ms(own)} ms, "
+                  f"of which CPU in the calling thread {_ms(cpu)} ms")
     for ours in ("ours-OHLC", "ours-FULL"):
         ratios = [o / u for o, u in zip(medians[ours], medians["upstream-OHLC"])]
-        print(f"  {ours} / upstream-OHLC (service call): {', '.join(f'{r:.2f}' for r in ratios)}")
+        cpu_ratios = [o / u for o, u in zip(cpu_medians[ours], cpu_medians["upstream-OHLC"])]
+        print(f"  {ours} / upstream-OHLC: service call {', '.join(f'{r:.2f}' for r in ratios)}; plugin CPU "
+              f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}")
 
 
 def _ms(values: list[float]) -> str:

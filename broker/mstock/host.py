@@ -99,8 +99,15 @@ class SymbolLookup(Protocol):
 class _OpenAlgoSymbols:
     """OpenAlgo's cached ``database.token_db`` lookups (contract 10.5)."""
 
+    _MAX_RECORDS = 50_000
+
     def __init__(self) -> None:
         self._db = importlib.import_module("database.token_db")
+        # (symbol, exchange) -> (OpenAlgo's SymbolData object, our record of it). A record is
+        # reused only while OpenAlgo hands out that very object, so a cache reload (new
+        # objects) or a database fallback (a fresh object each time) always rebuilds it.
+        # Single dict operations are atomic; a race only rebuilds a record twice.
+        self._records: dict[tuple[str, str], tuple[Any, SymbolRecord]] = {}
 
     def get_token(self, symbol: str, exchange: str) -> str | None:
         token = self._db.get_token(symbol, exchange)
@@ -120,7 +127,17 @@ class _OpenAlgoSymbols:
 
     def get_symbol_info(self, symbol: str, exchange: str) -> SymbolRecord | None:
         info = self._db.get_symbol_info(symbol, exchange)
-        return None if info is None else SymbolRecord.from_row(info)
+        if info is None:
+            return None
+        key = (symbol, exchange)
+        known = self._records.get(key)
+        if known is not None and known[0] is info:
+            return known[1]
+        record = SymbolRecord.from_row(info)
+        if len(self._records) >= self._MAX_RECORDS:
+            self._records.clear()
+        self._records[key] = (info, record)
+        return record
 
     def get_record_by_token(self, token: str, exchange: str) -> SymbolRecord | None:
         symbol = self.get_symbol(str(token), exchange)

@@ -331,3 +331,15 @@ def test_sqlite_replace_waits_for_then_reports_a_writer_holding_the_table(openal
         other.rollback()
         other.close()
     assert _table(openalgo_sqlite) == before
+
+
+def test_symbol_records_follow_openalgos_cache_objects(openalgo, monkeypatch):
+    token_db = importlib.import_module("database.token_db")
+    loaded = token_db.SymbolData()
+    monkeypatch.setattr(token_db, "get_symbol_info", lambda symbol, exchange: loaded)
+    lookup = host.symbols()
+    first = lookup.get_symbol_info("SBIN", "NSE")
+    assert lookup.get_symbol_info("SBIN", "NSE") is first  # the same cache object: the same record
+    # OpenAlgo reloads its cache after a download: new objects, new values.
+    loaded = token_db.SymbolData(token="99999", lotsize=5)
+    assert (lookup.get_symbol_info("SBIN", "NSE").token, lookup.get_symbol_info("SBIN", "NSE").lotsize) == ("99999", 5)
