@@ -78,7 +78,8 @@ def child(hosted: bool, settle: float) -> dict:
     for name in FACES:
         __import__(f"broker.mstock.{name}")
     seconds = time.perf_counter() - started
-    added = sorted({m.split(".")[0] for m in set(sys.modules) - before} - {"broker"})
+    added = sorted(name for name in {m.split(".")[0] for m in set(sys.modules) - before}
+                   if name != "broker" and not name.startswith("_") and name not in sys.stdlib_module_names)
     return {"app": app_seconds, "faces": seconds, "rss_mb": _rss_mb() - rss, "packages": added,
             "adapter_loaded": "broker.mstock.streaming.mstock_adapter" in before}
 
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{runs[0]['adapter_loaded']}); faces after start-up {_span([r['faces'] for r in runs])} "
               f"(median {statistics.median(r['faces'] for r in runs) * 1000:.0f} ms), "
               f"+{statistics.median(r['rss_mb'] for r in runs):.1f} MB; new third-party packages: "
-              f"{', '.join(p for p in runs[0]['packages'] if not p.startswith('_')) or 'none'}")
+              f"{', '.join(runs[0]['packages']) or 'none'}")
     ours = statistics.median(r["faces"] for r in results["ours"])
     upstream = statistics.median(r["faces"] for r in results["upstream"])
     print(f"faces: ours - upstream = {(ours - upstream) * 1000:+.0f} ms (medians; target <= +30 ms); "

@@ -18,19 +18,22 @@ OPENALGO_IMPORTS = ("api.auth_api", "api.order_api", "api.data", "api.funds", "a
                     "streaming.mstock_adapter")
 
 
-def test_importing_every_module_openalgo_names_leaves_pydantic_out():
+def test_importing_every_module_openalgo_names_leaves_pydantic_and_pandas_out():
     out = run_clean(
         f"""
         for name in {OPENALGO_IMPORTS!r}:
             __import__("broker.mstock." + name)
-        print("pydantic" in sys.modules)
+        print("pydantic" in sys.modules, "pandas" in sys.modules)
         from broker.mstock.mapping.transform_data import load_order_models
         models = load_order_models()
         print("pydantic" in sys.modules, models.parse_place(
             {{"symbol": "sbin", "exchange": "NSE", "action": "buy", "quantity": "2"}}).quantity)
+        from broker.mstock.market import candles
+        columns = list(candles.empty_frame().columns)[:2]
+        print("pandas" in sys.modules, columns)
         """
     )
-    assert out.split() == ["False", "True", "2"]
+    assert out.splitlines() == ["False False", "True 2", "True ['timestamp', 'open']"]
 
 
 def test_a_login_builds_the_order_validators_so_the_first_order_does_not(mock_api, monkeypatch):
