@@ -266,7 +266,8 @@ def _replace_sqlite_table(engine: Any, table: str, rows: Sequence[tuple], column
                     pass  # closing the connection below rolls back as well
             if isinstance(exc, sqlite3.Error):
                 raise SymbolStoreError(
-                    f"could not replace OpenAlgo's symbol table ({exc}); the previous symbols are unchanged"
+                    f"could not replace OpenAlgo's symbol table ({exc}); the previous symbols are unchanged, "
+                    "download the master contract again to retry"
                 ) from exc
             raise
     finally:
