@@ -139,6 +139,7 @@ class MStockClient:
 
     @staticmethod
     def _new_session(api_root: str) -> requests.Session:
+        """A session for the host of ``api_root`` (any URL on it), its proxy settings resolved now."""
         session = requests.Session()
         # With trust_env on, requests re-reads the proxy and CA-bundle variables on every
         # call, walking the whole environment (about a tenth of a loopback order). They are
