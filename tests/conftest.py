@@ -25,12 +25,15 @@ from .helpers import API_KEY, BASE_URL, CLIENT_CODE
 pytest_plugins = ("tests.unit.order_support", "tests.unit.feed_support")
 
 _OUR_VARIABLES = ("BROKER_API_KEY", "BROKER_API_SECRET", "DATABASE_URL", "REDIRECT_URL")
+# What the HTTP client reads when its session is made (a shell's proxy must not reroute
+# the sandbox's loopback traffic; tests of these variables set their own).
+_TRANSPORT_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
     for name in list(os.environ):
-        if name.startswith("MSTOCK_") or name in _OUR_VARIABLES:
+        if name.startswith("MSTOCK_") or name in _OUR_VARIABLES or name.upper() in _TRANSPORT_VARIABLES:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BROKER_API_KEY", CLIENT_CODE)
     monkeypatch.setenv("BROKER_API_SECRET", API_KEY)

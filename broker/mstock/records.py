@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from operator import attrgetter
 
 # Column order of OpenAlgo's ``symtoken`` table (minus ``id`` and the crypto-only
 # ``contract_value``); rows travel as tuples in this order for speed.
@@ -53,6 +54,9 @@ def expiry_order(text: str | None) -> date:
     return expiry_date(text) or date.min
 
 
+_symtoken_attributes = attrgetter(*SYMTOKEN_COLUMNS)
+
+
 @dataclass(frozen=True, slots=True)
 class SymbolRecord:
     """One instrument as OpenAlgo knows it, with the broker's identifiers beside it."""
@@ -74,7 +78,10 @@ class SymbolRecord:
         """Build from a tuple in :data:`SYMTOKEN_COLUMNS` order or any object with those attributes."""
         if isinstance(row, tuple):
             return cls(*row)
-        values = [getattr(row, col, None) for col in SYMTOKEN_COLUMNS]
+        try:
+            values = _symtoken_attributes(row)  # one C call for OpenAlgo's SymbolData and SymToken rows
+        except AttributeError:
+            values = [getattr(row, col, None) for col in SYMTOKEN_COLUMNS]
         symbol, brsymbol, name, exchange, brexchange, token, expiry, strike, lotsize, itype, tick = values
         return cls(
             symbol or "",

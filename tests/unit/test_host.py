@@ -176,3 +176,170 @@ def test_search_completes_openalgo_search_hits(openalgo, monkeypatch):
 
 def test_standalone_stored_session_is_none_without_login():
     assert host.stored_session() is None
+
+
+def test_symtoken_replace_sends_dicts_in_chunks_on_other_databases(openalgo):
+    rows = [("SBIN", "SBIN-EQ", "SBI", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)] * 45_000
+    assert host.replace_symbol_table(rows, expected_columns=SYMTOKEN_COLUMNS) == 45_000
+    calls = sys.modules["database.symbol"].CALLS
+    assert calls == [("delete", 0), ("insert", 20_000), ("insert", 20_000), ("insert", 5_000), ("commit",),
+                     ("session_removed",)]
+
+
+# ------------------------------------------------------------------ SQLite: OpenAlgo's default database
+
+SQLITE_SYMBOL_MODULE = """
+    import os
+    import sqlite3
+
+    class _Table:
+        name = "symtoken"
+
+    class SymToken:
+        __table__ = _Table()
+
+    class _Dialect:
+        name = "sqlite"
+
+    class _PooledConnection:
+        # What SQLAlchemy's engine.raw_connection() hands out: the sqlite3 connection inside.
+        def __init__(self):
+            self.driver_connection = sqlite3.connect(os.environ["FAKE_OPENALGO_DB"], timeout=0.2)
+        def close(self):
+            self.driver_connection.close()
+
+    class _Engine:
+        dialect = _Dialect()
+        def raw_connection(self): return _PooledConnection()
+
+    engine = _Engine()
+
+    class _Session:
+        def remove(self): pass
+
+    db_session = _Session()
+"""
+OLD_ROWS = [
+    ("SBIN", "SBIN-EQ", "STATE BANK", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05),
+    ("ACC", "ACC-EQ", "ACC", "NSE", "NSE", "22", "", 0.0, 1, "EQ", 0.05),
+]
+NEW_ROWS = [
+    ("SBIN", "SBIN-EQ", "STATE BANK OF INDIA", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05),
+    ("INFY", "INFY-EQ", "INFOSYS", "NSE", "NSE", "1594", "", 0.0, 1, "EQ", 0.05),
+    ("NIFTY28NOV24FUT", "NIFTY28NOV24FUT", "NIFTY", "NFO", "NFO", "35001", "28-NOV-24", 0.0, 25, "FUT", 0.05),
+]
+
+
+@pytest.fixture
+def openalgo_sqlite(openalgo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The fake OpenAlgo with a real SQLite ``symtoken`` (OpenAlgo's schema and indexes, in WAL mode)."""
+    import sqlite3
+
+    from broker.mstock.local.symbol_store import _COLUMNS_DDL, INDEXES
+
+    (tmp_path / "database" / "symbol.py").write_text(textwrap.dedent(SQLITE_SYMBOL_MODULE))
+    monkeypatch.delitem(sys.modules, "database.symbol", raising=False)
+    path = tmp_path / "openalgo.db"
+    monkeypatch.setenv("FAKE_OPENALGO_DB", str(path))
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"CREATE TABLE symtoken ({_COLUMNS_DDL})")
+    for name, columns in INDEXES:
+        db.execute(f"CREATE INDEX {name} ON symtoken ({columns})")
+    db.executemany(f"INSERT INTO symtoken ({', '.join(SYMTOKEN_COLUMNS)}) VALUES ({', '.join('?' * 11)})", OLD_ROWS)
+    db.commit()
+    db.close()
+    return path
+
+
+def _table(path: Path) -> tuple[list[tuple], list[tuple]]:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        rows = db.execute(f"SELECT {', '.join(SYMTOKEN_COLUMNS)} FROM symtoken ORDER BY id").fetchall()
+        indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name").fetchall()
+        return rows, indexes
+    finally:
+        db.close()
+
+
+def test_sqlite_replace_swaps_the_rows_and_keeps_every_index(openalgo_sqlite):
+    _, indexes_before = _table(openalgo_sqlite)
+    assert host.replace_symbol_table(NEW_ROWS, expected_columns=SYMTOKEN_COLUMNS) == 3
+    rows, indexes = _table(openalgo_sqlite)
+    assert rows == NEW_ROWS
+    assert indexes == indexes_before
+    assert len(indexes) == 8
+
+
+class _RowsThatLookAround(list):
+    """Rows that, half-way through the insert, look at the table from another connection."""
+
+    def __init__(self, rows, path: Path) -> None:
+        super().__init__(rows)
+        self.path = path
+        self.seen: tuple[list[tuple], list[tuple]] | None = None
+
+    def __iter__(self):
+        items = list.__iter__(self)
+        yield next(items)
+        self.seen = _table(self.path)
+        yield from items
+
+
+def test_sqlite_replace_readers_see_the_old_rows_and_indexes_until_commit(openalgo_sqlite):
+    _, indexes_before = _table(openalgo_sqlite)
+    rows = _RowsThatLookAround(NEW_ROWS, openalgo_sqlite)
+    host.replace_symbol_table(rows, expected_columns=SYMTOKEN_COLUMNS)
+    assert rows.seen == (OLD_ROWS, indexes_before)
+    assert _table(openalgo_sqlite)[0] == NEW_ROWS
+
+
+def test_sqlite_replace_failure_leaves_the_old_table(openalgo_sqlite):
+    before = _table(openalgo_sqlite)
+    broken = NEW_ROWS + [(None, "X-EQ", "X", "NSE", "NSE", "9", "", 0.0, 1, "EQ", 0.05)]  # symbol is NOT NULL
+    with pytest.raises(host.SymbolStoreError, match="previous symbols are unchanged"):
+        host.replace_symbol_table(broken, expected_columns=SYMTOKEN_COLUMNS)
+    assert _table(openalgo_sqlite) == before
+
+
+def test_sqlite_replace_rolls_back_when_a_rebuilt_index_refuses_the_rows(openalgo_sqlite):
+    import sqlite3
+
+    db = sqlite3.connect(openalgo_sqlite)
+    db.execute("CREATE UNIQUE INDEX uq_symtoken_token ON symtoken (token)")
+    db.commit()
+    db.close()
+    before = _table(openalgo_sqlite)
+    duplicate_token = NEW_ROWS + [("SBIN-BE", "SBIN-BE", "STATE BANK", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)]
+    with pytest.raises(host.SymbolStoreError, match="UNIQUE"):
+        host.replace_symbol_table(duplicate_token, expected_columns=SYMTOKEN_COLUMNS)
+    assert _table(openalgo_sqlite) == before
+
+
+def test_sqlite_replace_waits_for_then_reports_a_writer_holding_the_table(openalgo_sqlite):
+    import sqlite3
+
+    before = _table(openalgo_sqlite)
+    other = sqlite3.connect(openalgo_sqlite)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(host.SymbolStoreError, match="locked"):
+            host.replace_symbol_table(NEW_ROWS, expected_columns=SYMTOKEN_COLUMNS)
+    finally:
+        other.rollback()
+        other.close()
+    assert _table(openalgo_sqlite) == before
+
+
+def test_symbol_records_follow_openalgos_cache_objects(openalgo, monkeypatch):
+    token_db = importlib.import_module("database.token_db")
+    loaded = token_db.SymbolData()
+    monkeypatch.setattr(token_db, "get_symbol_info", lambda symbol, exchange: loaded)
+    lookup = host.symbols()
+    first = lookup.get_symbol_info("SBIN", "NSE")
+    assert lookup.get_symbol_info("SBIN", "NSE") is first  # the same cache object: the same record
+    # OpenAlgo reloads its cache after a download: new objects, new values.
+    loaded = token_db.SymbolData(token="99999", lotsize=5)
+    assert (lookup.get_symbol_info("SBIN", "NSE").token, lookup.get_symbol_info("SBIN", "NSE").lotsize) == ("99999", 5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from broker.mstock import errors, host
@@ -208,3 +210,57 @@ def test_cli_rejects_a_symbol_without_exchange():
 
     with pytest.raises(errors.ValidationError, match="has no exchange"):
         parse_instrument_args(["SBIN"])
+
+
+def _quote_reference(row):
+    """The straightforward reading of a row, which the faster quote_from_row must equal."""
+    from broker.mstock.mapping.book_values import as_float, as_int, first_present
+
+    def side(name, alias):
+        depth = row.get("depth")
+        if not isinstance(depth, dict):
+            return {}
+        levels = depth.get(name) or depth.get(alias) or []
+        levels = [lvl for lvl in levels if isinstance(lvl, dict)] if isinstance(levels, list) else []
+        return levels[0] if levels else {}
+
+    bid, ask = side("buy", "bids"), side("sell", "asks")
+    return {
+        "ltp": as_float(first_present(row, "ltp", "lastPrice", "last_price")),
+        "open": as_float(row.get("open")), "high": as_float(row.get("high")), "low": as_float(row.get("low")),
+        "prev_close": as_float(first_present(row, "close", "prevClose", "previousClose")),
+        "volume": as_int(first_present(row, "volume", "tradeVolume", "totalTradedVolume")),
+        "bid": as_float(first_present(row, "bid", "bestBidPrice") or bid.get("price")),
+        "ask": as_float(first_present(row, "ask", "bestAskPrice") or ask.get("price")),
+        "oi": as_int(first_present(row, "oi", "opnInterest", "openInterest")),
+        "bid_qty": as_int(first_present(row, "bid_qty", "bestBidQty") or bid.get("quantity")),
+        "ask_qty": as_int(first_present(row, "ask_qty", "bestAskQty") or ask.get("quantity")),
+    }
+
+
+@pytest.mark.parametrize("row", [
+    {"ltp": 571.8, "open": 570, "high": 575.25, "low": 566.1, "close": 566.5},
+    {"lastPrice": "571.80", "open": "None", "high": float("nan"), "low": float("inf"), "prevClose": "1,566.5"},
+    {"ltp": True, "open": False, "close": "null", "previousClose": 12, "last_price": 3.0},
+    {"ltp": 182.5, "tradeVolume": 1843275.0, "opnInterest": "5321100", "depth": {
+        "buy": [{"price": 182.45, "quantity": 1500}], "sell": [{"price": "182.55", "quantity": "1125"}]}},
+    {"ltp": 1.0, "bid": 0, "bestBidPrice": 2.5, "depth": {"bids": [{"price": 3.5, "quantity": 7}], "asks": "x"}},
+    {"ltp": 1.0, "volume": float("inf"), "oi": "12.0", "ask_qty": None, "bestAskQty": 4, "depth": None},
+    {"ltp": 1.0, "volume": 10.7, "oi": -3, "bid_qty": "", "depth": {"buy": [None, {"price": 9}], "sell": []}},
+])
+def test_quote_from_row_equals_the_plain_reading(row):
+    assert quotes.quote_from_row(row) == _quote_reference(row)
+
+
+def test_reply_not_joined_by_token_when_two_instruments_share_it(mock_api):
+    body = load_fixture("market.quote", "ohlc")
+    for row in body["data"]["fetched"]:
+        row["exchange"] = "NSECM"
+    add_route(mock_api, "market.quote", body)
+    client = _data()._client
+    sbin = record("SBIN", "NSE")
+    same_token = [quotes.QuoteTarget("SBIN", "NSE", sbin),
+                  quotes.QuoteTarget("SBIN", "BSE", dataclasses.replace(sbin, exchange="BSE", brexchange="BSE"))]
+    out = quotes.fetch_rows(client, same_token)
+    assert [str(v) for v in out.values()] == [
+        "no quote for SBIN on NSE: not in mStock's reply", "no quote for SBIN on BSE: not in mStock's reply"]

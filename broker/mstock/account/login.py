@@ -25,6 +25,7 @@ from ..errors import (
     ValidationError,
 )
 from ..host import get_logger
+from ..mapping.transform_data import load_order_models
 from ..redact import mask_id, register_secret
 from ..transport.client import MStockClient, reset_clients
 
@@ -153,6 +154,7 @@ def login_with_totp(password: str, totp: str) -> LoginResult:
     finally:
         client.close()
     log.info("mStock login succeeded for %s", mask_id(settings.client_code))
+    _prepare_for_orders()
     return result
 
 
@@ -198,7 +200,15 @@ def login_with_otp(otp: str, request_token: str) -> LoginResult:
         data = client.call("auth.session_token", json={"refreshToken": str(request_token), "otp": str(otp).strip()})
     finally:
         client.close()
-    return _session_from(data, "auth.session_token")
+    result = _session_from(data, "auth.session_token")
+    _prepare_for_orders()
+    return result
+
+
+def _prepare_for_orders() -> None:
+    # The order validators (pydantic) are built on first use so that OpenAlgo's imports of
+    # the plugin stay light; right after a login is when building them keeps nobody waiting.
+    load_order_models()
 
 
 def logout(client: MStockClient) -> None:

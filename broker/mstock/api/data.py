@@ -16,9 +16,7 @@ OHLC mode (its only documented layout), ``volume``, ``bid``, ``ask``, ``bid_qty`
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .. import host
 from ..market import depth as depth_module
@@ -27,6 +25,9 @@ from ..market import quotes as quotes_module
 from ..market.intervals import TIMEFRAME_MAP
 from ..redact import register_secret
 from ..transport.client import MStockClient, get_client
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class BrokerData:

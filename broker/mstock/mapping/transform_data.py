@@ -40,11 +40,13 @@ from .codes import (
     VARIETY_FOR_PRICETYPE,
     openalgo_product,
 )
-from .order_models import ModifyOrder, PlaceOrder, parse_modify, parse_place
 from .symbols import require_instrument
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from ..host import SymbolLookup
+    from .order_models import ModifyOrder, PlaceOrder
 
 INDEX_EXCHANGES = frozenset({"NSE_INDEX", "BSE_INDEX"})
 CASH_EXCHANGES = frozenset({"NSE", "BSE"})
@@ -213,12 +215,24 @@ def _validated(order: PlaceOrder | ModifyOrder, lookup: "SymbolLookup") -> tuple
     return record, price, trigger
 
 
+def load_order_models() -> ModuleType:
+    """The order validators (:mod:`.order_models`), imported on first use.
+
+    They are pydantic models: importing pydantic and building them costs about a tenth of a
+    second, which OpenAlgo would otherwise pay whenever it imports a face, order or not.
+    ``account.login`` calls this after a login so that the first order does not pay it.
+    """
+    from . import order_models
+
+    return order_models
+
+
 # --- request bodies ----------------------------------------------------------------------------
 
 
 def prepare_place(data: dict[str, Any], lookup: "SymbolLookup", *, ordertag: str) -> PreparedOrder:
     """Validate an OpenAlgo order and build the ``orders/regular`` body (spec 4.3)."""
-    order = parse_place(data)
+    order = load_order_models().parse_place(data)
     record, price, trigger = _validated(order, lookup)
     body = {
         "variety": map_variety(order.pricetype, amo=order.amo),
@@ -260,7 +274,7 @@ def prepare_modify(data: dict[str, Any], lookup: "SymbolLookup", *, variety: str
     ``variety`` is the order's real variety when the caller knows it (an AMO order stays
     AMO); otherwise it follows the new price type.
     """
-    order = parse_modify(data)
+    order = load_order_models().parse_modify(data)
     record, price, trigger = _validated(order, lookup)
     body = {
         "variety": variety or map_variety(order.pricetype),

@@ -18,13 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..clock import IST, IST_OFFSET_SECONDS
 from ..host import get_logger
 from ..mapping.book_values import as_float, as_int, first_present
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = get_logger(__name__)
 
@@ -176,6 +177,8 @@ def end_labels_to_start(bars: Sequence[Candle], *, opens: time, minutes: int) ->
 
 
 def empty_frame() -> pd.DataFrame:
+    import pandas as pd  # only history needs pandas: the other faces load without it
+
     return pd.DataFrame({col: pd.Series([], dtype=dtype) for col, dtype in _DTYPES.items()})
 
 
@@ -183,6 +186,8 @@ def to_frame(candles: Sequence[Candle]) -> pd.DataFrame:
     """Ascending by timestamp, one row per timestamp (the later source wins), no NaN."""
     if not candles:
         return empty_frame()
+    import pandas as pd
+
     frame = pd.DataFrame.from_records(list(candles), columns=list(HISTORY_COLUMNS)).astype(_DTYPES)
     frame = frame.drop_duplicates(subset="timestamp", keep="last")
     return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)

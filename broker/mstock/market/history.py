@@ -23,13 +23,12 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
-
-import pandas as pd
 
 from ..clock import IST, today_ist
 from ..errors import AuthError, ConfigError, InputRejected, MStockError, ValidationError
@@ -49,6 +48,8 @@ from .intervals import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..host import SymbolLookup
     from ..records import SymbolRecord
     from ..transport.client import MStockClient
@@ -109,7 +110,8 @@ class Chunk:
 def to_ist_date(value: Any) -> date:
     """An inclusive IST calendar date from ``date``/``datetime``/``pd.Timestamp``/``"YYYY-MM-DD"``
     (contract 9.5: the type varies by caller). Aware datetimes are converted to IST first."""
-    if value is pd.NaT or value is None or isinstance(value, (bool, int, float)):
+    pandas = sys.modules.get("pandas")  # a pandas value exists only if pandas is loaded; never load it here
+    if value is None or (pandas is not None and value is pandas.NaT) or isinstance(value, (bool, int, float)):
         raise ValidationError(f"not a date: {value!r} (use YYYY-MM-DD)")
     if isinstance(value, datetime):  # includes pd.Timestamp
         return value.astimezone(IST).date() if value.tzinfo is not None else value.date()
@@ -119,6 +121,8 @@ def to_ist_date(value: Any) -> date:
         if isinstance(value, str):
             text = value.strip()
             return date.fromisoformat(text) if len(text) == 10 else to_ist_date(datetime.fromisoformat(text))
+        import pandas as pd
+
         return to_ist_date(pd.Timestamp(value).to_pydatetime())  # e.g. numpy.datetime64
     except (TypeError, ValueError):
         raise ValidationError(f"not a date: {value!r} (use YYYY-MM-DD)") from None

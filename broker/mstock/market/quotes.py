@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import re
 import threading
+from math import isfinite
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AuthError, BadResponse, ConfigError, InputRejected, MStockError, MStockRejected
@@ -90,22 +90,26 @@ def refused_cap(exc: MStockError, sent: int) -> int | None:
     return cap if 1 <= cap < sent else None
 
 
-@dataclass(frozen=True)
 class QuoteTarget:
-    """One requested instrument: the OpenAlgo name and its symbol row."""
+    """One requested instrument: the OpenAlgo name, its symbol row, and the keys derived once.
 
-    symbol: str
-    exchange: str
-    record: "SymbolRecord"
+    ``wire_key`` is how the reply names it: (``brexchange``, token). ``identity`` is what
+    the caller asked for: (OpenAlgo exchange, token). A multi-quote makes hundreds of these,
+    so this is a plain slotted class rather than a frozen dataclass.
+    """
 
-    @property
-    def wire_key(self) -> tuple[str, str]:
-        """How the reply names it: (``brexchange``, token)."""
-        return (self.record.brexchange.strip().upper(), str(self.record.token).strip())
+    __slots__ = ("symbol", "exchange", "record", "wire_key", "identity")
 
-    @property
-    def identity(self) -> tuple[str, str]:
-        return (self.exchange, str(self.record.token).strip())
+    def __init__(self, symbol: str, exchange: str, record: "SymbolRecord") -> None:
+        token = str(record.token).strip()
+        self.symbol = symbol
+        self.exchange = exchange
+        self.record = record
+        self.wire_key = (record.brexchange.strip().upper(), token)
+        self.identity = (exchange, token)
+
+    def __repr__(self) -> str:
+        return f"QuoteTarget({self.symbol!r}, {self.exchange!r}, token={self.identity[1]!r})"
 
 
 # ------------------------------------------------------------------ mode memory
@@ -258,22 +262,18 @@ def _fetch_once(
     fetched, unfetched = _send(client, targets)
     by_key = {_row_key(r): r for r in fetched}
     failed = {_row_key(r): r for r in unfetched}
-    by_token = _unique_by_token(targets)
-    rows_by_token: dict[str, dict] = {}
-    for key, row in by_key.items():
-        rows_by_token.setdefault(key[1], row)
-    failed_by_token = {key[1]: row for key, row in failed.items()}
+    by_token: _TokenFallback | None = None
 
     out: dict[tuple[str, str], dict | MStockError] = {}
     for target in targets:
         key = target.wire_key
         row = by_key.get(key)
-        miss = failed.get(key)
-        if row is None and miss is None and key[1] in by_token:
+        miss = failed.get(key) if row is None else None
+        if row is None and miss is None:
             # The reply may spell the exchange differently (e.g. a segment name); the token
             # alone is still unambiguous within this call.
-            row = rows_by_token.get(key[1])
-            miss = failed_by_token.get(key[1])
+            by_token = by_token or _TokenFallback(targets, by_key, failed)
+            row, miss = by_token.lookup(key[1])
         if row is not None:
             out[target.identity] = row
         elif miss is not None:
@@ -289,11 +289,23 @@ def _fetch_once(
     return out
 
 
-def _unique_by_token(targets: Sequence[QuoteTarget]) -> set[str]:
-    counts: dict[str, int] = {}
-    for target in targets:
-        counts[target.wire_key[1]] = counts.get(target.wire_key[1], 0) + 1
-    return {token for token, n in counts.items() if n == 1}
+class _TokenFallback:
+    """Reply rows by token alone, for tokens requested once in the call (built only when needed)."""
+
+    def __init__(self, targets: Sequence[QuoteTarget], by_key: dict, failed: dict) -> None:
+        counts: dict[str, int] = {}
+        for target in targets:
+            counts[target.wire_key[1]] = counts.get(target.wire_key[1], 0) + 1
+        self.unique = {token for token, n in counts.items() if n == 1}
+        self.rows: dict[str, dict] = {}
+        for key, row in by_key.items():
+            self.rows.setdefault(key[1], row)
+        self.failed = {key[1]: row for key, row in failed.items()}
+
+    def lookup(self, token: str) -> tuple[dict | None, dict | None]:
+        if token not in self.unique:
+            return None, None
+        return self.rows.get(token), self.failed.get(token)
 
 
 # ------------------------------------------------------------------ parsing
@@ -307,27 +319,69 @@ def _depth_side(row: Mapping[str, Any], side: str) -> list[Mapping[str, Any]]:
     return [lvl for lvl in levels if isinstance(lvl, Mapping)] if isinstance(levels, list) else []
 
 
+# Field spellings per mode and SDK generation, first match wins (book_values.first_present).
+_LTP = ("ltp", "lastPrice", "last_price")
+_CLOSE = ("close", "prevClose", "previousClose")
+_VOLUME = ("volume", "tradeVolume", "totalTradedVolume")
+_BID = ("bid", "bestBidPrice")
+_ASK = ("ask", "bestAskPrice")
+_OI = ("oi", "opnInterest", "openInterest")
+_BID_QTY = ("bid_qty", "bestBidQty")
+_ASK_QTY = ("ask_qty", "bestAskQty")
+_NO_LEVEL: Mapping[str, Any] = {}
+# Every field only FULL mode carries: an OHLC row has none of them, and its six are zeros.
+_FULL_ONLY = frozenset({"depth", *_VOLUME, *_BID, *_ASK, *_OI, *_BID_QTY, *_ASK_QTY})
+
+
+def _float(value: Any) -> float:
+    # book_values.as_float, with its common cases first: a multi-quote converts ~2000 values.
+    kind = type(value)
+    if kind is float:
+        return value if isfinite(value) else 0.0
+    if kind is int:
+        return float(value)
+    return 0.0 if value is None else as_float(value)
+
+
+def _int(value: Any) -> int:
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is float:
+        return int(value) if isfinite(value) else 0
+    return 0 if value is None else as_int(value)
+
+
 def quote_from_row(row: Mapping[str, Any]) -> dict[str, float | int]:
     """The OpenAlgo quote dict (contract 9.2) of one ``fetched`` row, plain numbers only.
 
     ``close`` is the previous session's close (spec 8.1), hence ``prev_close``. Fields the
     row does not carry (all of volume/bid/ask/oi in OHLC mode) are 0.
     """
+    if _FULL_ONLY.isdisjoint(row.keys()):
+        return {
+            "ltp": _float(first_present(row, *_LTP)),
+            "open": _float(row.get("open")),
+            "high": _float(row.get("high")),
+            "low": _float(row.get("low")),
+            "prev_close": _float(first_present(row, *_CLOSE)),
+            "volume": 0, "bid": 0.0, "ask": 0.0, "oi": 0, "bid_qty": 0, "ask_qty": 0,
+        }
     bids, asks = _depth_side(row, "buy"), _depth_side(row, "sell")
-    best_bid = bids[0] if bids else {}
-    best_ask = asks[0] if asks else {}
+    best_bid = bids[0] if bids else _NO_LEVEL
+    best_ask = asks[0] if asks else _NO_LEVEL
     return {
-        "ltp": as_float(first_present(row, "ltp", "lastPrice", "last_price")),
-        "open": as_float(row.get("open")),
-        "high": as_float(row.get("high")),
-        "low": as_float(row.get("low")),
-        "prev_close": as_float(first_present(row, "close", "prevClose", "previousClose")),
-        "volume": as_int(first_present(row, "volume", "tradeVolume", "totalTradedVolume")),
-        "bid": as_float(first_present(row, "bid", "bestBidPrice") or best_bid.get("price")),
-        "ask": as_float(first_present(row, "ask", "bestAskPrice") or best_ask.get("price")),
-        "oi": as_int(first_present(row, "oi", "opnInterest", "openInterest")),
-        "bid_qty": as_int(first_present(row, "bid_qty", "bestBidQty") or best_bid.get("quantity")),
-        "ask_qty": as_int(first_present(row, "ask_qty", "bestAskQty") or best_ask.get("quantity")),
+        "ltp": _float(first_present(row, *_LTP)),
+        "open": _float(row.get("open")),
+        "high": _float(row.get("high")),
+        "low": _float(row.get("low")),
+        "prev_close": _float(first_present(row, *_CLOSE)),
+        "volume": _int(first_present(row, *_VOLUME)),
+        "bid": _float(first_present(row, *_BID) or best_bid.get("price")),
+        "ask": _float(first_present(row, *_ASK) or best_ask.get("price")),
+        "oi": _int(first_present(row, *_OI)),
+        "bid_qty": _int(first_present(row, *_BID_QTY) or best_bid.get("quantity")),
+        "ask_qty": _int(first_present(row, *_ASK_QTY) or best_ask.get("quantity")),
     }
 
 

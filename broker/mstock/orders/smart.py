@@ -17,9 +17,8 @@ from ..host import get_logger
 from ..mapping.book_values import as_int, lower_keys, text
 from ..mapping.codes import DERIVATIVE_EXCHANGES, PRODUCT_FROM_MSTOCK, openalgo_product
 from ..mapping.order_data import resolve_row
-from ..mapping.order_models import parse_decimal, to_whole_number, whole_units
 from ..mapping.symbols import require_instrument
-from ..mapping.transform_data import tradable_instrument
+from ..mapping.transform_data import load_order_models, tradable_instrument
 from ..records import SymbolRecord
 from ..transport.client import MStockClient
 from .placement import place
@@ -47,9 +46,10 @@ def parse_position_size(value: Any) -> int:
     """``position_size`` arrives as float, int or string ("0" from the UI), maybe negative."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValidationError("invalid smart order: position_size is required")
+    models = load_order_models()
     try:
-        number = parse_decimal(value, f"position_size must be a number, got {value!r}")
-        return whole_units(number, "position_size", value)
+        number = models.parse_decimal(value, f"position_size must be a number, got {value!r}")
+        return models.whole_units(number, "position_size", value)
     except ValueError as exc:
         raise ValidationError(f"invalid smart order: {exc}") from None
 
@@ -67,7 +67,7 @@ def parse_smart(data: Mapping[str, Any]) -> SmartRequest:
     if product not in ("CNC", "MIS", "NRML"):
         raise ValidationError(f"invalid smart order: product must be CNC, MIS or NRML, got {data.get('product')!r}")
     try:
-        quantity = to_whole_number(data.get("quantity"), "quantity", allow_zero=True)
+        quantity = load_order_models().to_whole_number(data.get("quantity"), "quantity", allow_zero=True)
     except ValueError as exc:
         raise ValidationError(f"invalid smart order: {exc}") from None
     return SmartRequest(symbol, exchange, product, action, quantity, parse_position_size(data.get("position_size")))

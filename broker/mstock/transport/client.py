@@ -13,6 +13,7 @@ its 10-thread basket orders share one connection pool.
 from __future__ import annotations
 
 import json as jsonlib
+import os
 import random
 import threading
 import time
@@ -128,7 +129,7 @@ class MStockClient:
         self.access_token = access_token
         register_secret(self.api_key, access_token)
         guard_third_party_loggers()
-        self._session = session or self._new_session()
+        self._session = session or self._new_session(self.api_root)
         self._limiter = limiter
         self.timeouts = timeouts or Timeouts()
         self.max_attempts = max(1, max_attempts)
@@ -137,10 +138,19 @@ class MStockClient:
         self._sleep = sleep
 
     @staticmethod
-    def _new_session() -> requests.Session:
+    def _new_session(api_root: str) -> requests.Session:
+        """A session for the host of ``api_root`` (any URL on it), its proxy settings resolved now."""
         session = requests.Session()
-        # TLS verification is always on; there is deliberately no switch to turn it off.
-        session.verify = True
+        # With trust_env on, requests re-reads the proxy and CA-bundle variables on every
+        # call, walking the whole environment (about a tenth of a loopback order). They are
+        # read once, here, for the one host this client talks to, by requests' own rules:
+        # HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, unless NO_PROXY names the host. A change to
+        # them takes effect with the next session (a new token or a restart).
+        session.trust_env = False
+        session.proxies.update(requests.utils.get_environ_proxies(api_root))
+        # TLS verification is always on; there is deliberately no switch to turn it off. A
+        # CA bundle named in the environment (a company's TLS-inspecting proxy) still verifies.
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         # mStock is a token API; storing cookies would only leak state between threads.
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         # No transport-level retries: urllib3 must never resend a write on its own.

@@ -83,7 +83,7 @@ def observing_client(
     Bodies of streamed responses (the instrument master) are not read by the hook.
     ``wall`` stamps the exchange (tests inject a fake clock for skew checks).
     """
-    session = MStockClient._new_session()
+    session = MStockClient._new_session(base_url)  # proxies resolved for the host probed
 
     def hook(response: requests.Response, *args: object, **kwargs: object) -> requests.Response:
         received = wall()
