@@ -40,6 +40,7 @@ from ..errors import (
     RateLimited,
     RequestTimeout,
     ServerUnavailable,
+    SessionExpired,
 )
 from ..host import get_logger
 from ..redact import guard_third_party_loggers, mask_id, register_secret
@@ -51,6 +52,11 @@ from .routes import route as lookup_route
 log = get_logger(__name__)
 
 _SUCCESS = frozenset({"true", "success", "ok"})
+
+NOT_LOGGED_IN = (
+    "not logged in to mStock (no access token): log in first, through OpenAlgo's broker login "
+    "or with `mstock-openalgo login`"
+)
 _FAILURE = frozenset({"false", "error", "failed", "failure"})
 
 
@@ -235,6 +241,9 @@ class MStockClient:
             raise ConfigError(
                 "missing configuration: set BROKER_API_SECRET (your mStock Type B API key) in .env"
             )
+        if r.auth is Auth.BEARER and not (self.access_token or "").strip():
+            # An empty "Bearer" header is a request from nobody: refuse it here, unsent.
+            raise SessionExpired(NOT_LOGGED_IN)
         url_path = r.path.format(**{k: quote(str(v).strip(), safe="") for k, v in (path or {}).items()})
         headers = {"X-Mirae-Version": "1"}
         data = None
@@ -246,9 +255,9 @@ class MStockClient:
     def _open(self, name: str, r: Route, path: dict | None, body: Any, *, stream: bool = False) -> requests.Response:
         """Send one request (after the rate limiter) and return the raw response."""
         url, headers, data = self._prepare(r, path, body)
-        self.limiter.acquire(r.category)
+        slot = self.limiter.reserve(r.category)
         try:
-            return self._session.request(
+            response = self._session.request(
                 r.method,
                 url,
                 data=data,
@@ -262,6 +271,8 @@ class MStockClient:
             )
         except requests.RequestException as exc:
             raise self._transport_error(name, r, exc) from None
+        slot.answered()  # mStock has seen the request by now: the limiter may count it as arrived
+        return response
 
     def _send_once(self, name: str, r: Route, path: dict | None, body: Any) -> Reply:
         started = time.perf_counter()
