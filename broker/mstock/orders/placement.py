@@ -8,6 +8,7 @@ resending (:mod:`.reconcile`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MStockRejected, NotFound, OutcomeUnknown, ValidationError
@@ -106,11 +107,13 @@ def modify(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup") -
 
 
 def _modify(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup") -> dict[str, str]:
-    orderid = clean_order_id(data.get("orderid"))
-    if not orderid:
-        raise ValidationError("invalid modification: orderid is required")
+    # Everything the request alone can tell is checked before the book is read: with a
+    # dead session the read would fail first and hide the real mistake.
+    prepared = prepare_modify(data, lookup)
+    orderid = prepared.order.orderid
     current = _working_order(client, orderid, "modified")
-    prepared = prepare_modify(data, lookup, variety=AMO_VARIETY if current.variety == AMO_VARIETY else None)
+    if current.variety == AMO_VARIETY:
+        prepared = replace(prepared, body={**prepared.body, "variety": AMO_VARIETY})  # an AMO order stays AMO
     if current.token and not _same_instrument(current, prepared.record, lookup):
         raise ValidationError(
             f"order {orderid} is not for {prepared.record.symbol} on {prepared.record.exchange}; "
