@@ -51,7 +51,15 @@ def test_plugin_json_declares_supported_exchanges():
     plugin = json.loads((ROOT / "broker" / "mstock" / "plugin.json").read_text())
     assert plugin["broker_type"] == "IN_stock"
     assert plugin["leverage_config"] is False
-    assert plugin["supported_exchanges"] == ["NSE", "BSE", "NFO", "BFO", "CDS", "NSE_INDEX", "BSE_INDEX"]
+    assert plugin["supported_exchanges"] == ["NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX", "NSE_INDEX", "BSE_INDEX"]
+
+
+def test_plugin_json_declares_every_exchange_the_plugin_serves():
+    from broker.mstock.mapping.exchanges import OA_EXCHANGES_SUPPORTED
+
+    declared = json.loads((ROOT / "broker" / "mstock" / "plugin.json").read_text())["supported_exchanges"]
+    assert len(declared) == len(set(declared))
+    assert set(declared) == set(OA_EXCHANGES_SUPPORTED)
 
 
 def test_no_gtt_module():
