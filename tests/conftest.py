@@ -14,7 +14,7 @@ import responses
 
 from broker.mstock import config, host, redact
 from broker.mstock.mapping import codes
-from broker.mstock.orders import bulk, positions
+from broker.mstock.orders import bulk, positions, reconcile
 from broker.mstock.transport import client as client_module
 from broker.mstock.transport import ratelimit
 
@@ -49,10 +49,12 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
     ratelimit.set_default_limiter(ratelimit.Unlimited())
     positions.reset_for_tests()
     bulk.reset_for_tests()
+    reconcile.reset_for_tests()
     codes.reset_unknown_log_for_tests()
     yield
     positions.reset_for_tests()
     bulk.reset_for_tests()
+    reconcile.reset_for_tests()
     client_module.reset_clients()
     host.reset_for_tests()
     ratelimit.set_default_limiter(None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..clock import now_ist
 from ..errors import MStockRejected, NotFound, OutcomeUnknown, ValidationError
 from ..host import get_logger
 from ..mapping.book_values import clean_order_id, lower_keys
@@ -60,11 +61,12 @@ def place(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup", *,
 
 def _place(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup", ordertag: str | None) -> str:
     prepared = prepare_place(data, lookup, ordertag=ordertag or new_ordertag())
+    sent_at = now_ist()
     try:
         reply = client.call("orders.place", json=prepared.body, full=True)
     except OutcomeUnknown as exc:
         log.warning("place %s: %s; reconciling by tag %s", prepared.record.symbol, exc, prepared.ordertag)
-        return reconcile_place(client, prepared)
+        return reconcile_place(client, prepared, sent_at=sent_at)
     except MStockRejected as exc:
         raise readable_rejection(exc) from None
     orderid = _reply_order_id(reply)
@@ -72,7 +74,7 @@ def _place(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup", o
         # Accepted without an id: the tag is the only way to learn which order it is.
         log.warning("place %s accepted without an order id; reconciling by tag %s",
                     prepared.record.symbol, prepared.ordertag)
-        return reconcile_place(client, prepared)
+        return reconcile_place(client, prepared, sent_at=sent_at)
     log.info("placed %s %s %s on %s: order %s", prepared.order.action, prepared.order.quantity,
              prepared.record.symbol, prepared.record.exchange, orderid)
     return orderid
