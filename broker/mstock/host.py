@@ -29,6 +29,8 @@ from .records import SymbolRecord
 from .redact import guard_logger, register_secret
 
 BROKER_NAME = "mstock"
+# Exchanges whose instruments have exchange freeze quantities (derivatives).
+_FREEZE_EXCHANGES = frozenset({"NFO", "BFO", "CDS", "BCD", "MCX"})
 _OPENALGO_MODULES = ("database.token_db", "database.symbol", "database.auth_db", "utils.logging", "extensions")
 
 
@@ -94,6 +96,7 @@ class SymbolLookup(Protocol):
     def get_symbol_info(self, symbol: str, exchange: str) -> SymbolRecord | None: ...
     def get_record_by_token(self, token: str, exchange: str) -> SymbolRecord | None: ...
     def search(self, query: str, exchange: str | None = None, limit: int = 50) -> list[SymbolRecord]: ...
+    def freeze_quantity(self, record: SymbolRecord) -> int | None: ...
 
 
 class _OpenAlgoSymbols:
@@ -146,6 +149,22 @@ class _OpenAlgoSymbols:
     def search(self, query: str, exchange: str | None = None, limit: int = 50) -> list[SymbolRecord]:
         rows = self._db.search_symbols(query, exchange, limit) or []
         return [self._full_record(_AttrRow(r) if isinstance(r, dict) else r) for r in rows[:limit]]
+
+    def freeze_quantity(self, record: SymbolRecord) -> int | None:
+        """The largest quantity one order may carry, from OpenAlgo's freeze-quantity table.
+
+        The table is keyed by exchange and underlying (``NFO``, ``NIFTY``); OpenAlgo answers 1
+        for an instrument it has no entry for, which here means "unknown". OpenAlgo versions
+        without the table have no freeze quantities at all.
+        """
+        if record.exchange not in _FREEZE_EXCHANGES:
+            return None
+        try:
+            freeze_db = importlib.import_module("database.qty_freeze_db")
+        except ImportError:
+            return None
+        value = freeze_db.get_freeze_qty(record.name or record.symbol, record.exchange)
+        return int(value) if isinstance(value, int) and value > 1 else None
 
     def _full_record(self, hit: Any) -> SymbolRecord:
         # OpenAlgo's search_symbols returns only symbol, brsymbol, name, exchange, token and

@@ -343,3 +343,35 @@ def test_symbol_records_follow_openalgos_cache_objects(openalgo, monkeypatch):
     # OpenAlgo reloads its cache after a download: new objects, new values.
     loaded = token_db.SymbolData(token="99999", lotsize=5)
     assert (lookup.get_symbol_info("SBIN", "NSE").token, lookup.get_symbol_info("SBIN", "NSE").lotsize) == ("99999", 5)
+
+
+def _freeze_table(tmp_path_factory_path: Path, entries: dict[tuple[str, str], int]) -> None:
+    (tmp_path_factory_path / "database" / "qty_freeze_db.py").write_text(textwrap.dedent(f"""
+        ENTRIES = {entries!r}
+        ASKED = []
+
+        def get_freeze_qty(symbol, exchange):
+            ASKED.append((symbol, exchange))
+            return ENTRIES.get((exchange, symbol), 1)  # OpenAlgo answers 1 when it has no entry
+    """))
+
+
+def test_freeze_quantity_comes_from_openalgos_freeze_table(openalgo, tmp_path):
+    _freeze_table(tmp_path, {("NFO", "NIFTY"): 1800})
+    lookup = host.symbols()
+    future = SymbolRecord("NIFTY28NOV24FUT", "NIFTY24NOVFUT", "NIFTY", "NFO", "NFO", "35001", "28-NOV-24", 0.0, 25, "FUT", 0.1)
+    unknown = SymbolRecord("XYZ28NOV24FUT", "XYZ24NOVFUT", "XYZ", "NFO", "NFO", "35002", "28-NOV-24", 0.0, 25, "FUT", 0.1)
+    equity = SymbolRecord("SBIN", "SBIN-EQ", "STATE BANK", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)
+    assert lookup.freeze_quantity(future) == 1800
+    assert lookup.freeze_quantity(unknown) is None
+    assert lookup.freeze_quantity(equity) is None
+    assert sys.modules["database.qty_freeze_db"].ASKED == [("NIFTY", "NFO"), ("XYZ", "NFO")]
+
+
+def test_no_freeze_table_in_older_openalgo_means_no_freeze_quantity(openalgo):
+    future = SymbolRecord("NIFTY28NOV24FUT", "NIFTY24NOVFUT", "NIFTY", "NFO", "NFO", "35001", "28-NOV-24", 0.0, 25, "FUT", 0.1)
+    assert host.symbols().freeze_quantity(future) is None
+
+
+def test_standalone_store_knows_no_freeze_quantity(symbols):
+    assert symbols.freeze_quantity(symbols.get_symbol_info("NIFTY28NOV24FUT", "NFO")) is None

@@ -310,6 +310,10 @@ class SymbolStore:
         row = self._current().by_token.get(exchange, _EMPTY).get(str(token))
         return None if row is None else SymbolRecord(*row)
 
+    def freeze_quantity(self, record: SymbolRecord) -> int | None:
+        """Always ``None``: the mStock master carries no freeze quantity (spec 8.4)."""
+        return None
+
     def search(self, query: str, exchange: str | None = None, limit: int = 50) -> list[SymbolRecord]:
         """Rows matching every term of ``query`` (symbol, brsymbol, name, token, or strike).
 

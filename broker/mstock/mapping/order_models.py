@@ -39,7 +39,9 @@ def parse_decimal(value: Any, error: str) -> Decimal:
 
 def whole_units(number: Decimal, field: str, original: Any) -> int:
     """``number`` as an int if it is finite and whole (``10.0`` is, ``10.5`` is not)."""
-    if not number.is_finite() or number != number.to_integral_value():
+    if not number.is_finite():
+        raise ValueError(f"{field} must be a finite number, got {original!r}")
+    if number != number.to_integral_value():
         raise ValueError(f"{field} must be a whole number of units, got {original!r}")
     return int(number)
 
