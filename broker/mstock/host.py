@@ -18,7 +18,8 @@ import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -225,7 +226,7 @@ def _replace_openalgo_symtoken(rows: Sequence[tuple], columns: Sequence[str]) ->
     if getattr(getattr(engine, "dialect", None), "name", "") == "sqlite":
         _replace_sqlite_table(engine, str(table.name), rows, columns)
     else:
-        with engine.begin() as connection:
+        with _FirstCause("OpenAlgo's symbol table") as failure, engine.begin() as connection, failure.watch():
             connection.execute(table.delete())
             for start in range(0, len(rows), 20_000):
                 chunk = rows[start : start + 20_000]
@@ -291,6 +292,42 @@ def _replace_sqlite_table(engine: Any, table: str, rows: Sequence[tuple], column
             raise
     finally:
         pooled.close()
+
+
+class _FirstCause:
+    """Reports a failed table replace by its first cause, as one :class:`SymbolStoreError`.
+
+    Used as ``with _FirstCause(...) as failure, engine.begin() as conn, failure.watch():``:
+    ``watch`` sees the body's error before the transaction's exit runs. When that exit
+    fails too (SQLite rolls back on its own when the disk is full, so a second rollback
+    reports "no transaction is active"), the error reported is still the first one.
+    """
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._first: BaseException | None = None
+
+    def __enter__(self) -> "_FirstCause":
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if not isinstance(exc, Exception):
+            return False
+        cause = self._first if isinstance(self._first, Exception) else exc
+        # SQLAlchemy keeps the driver's own error as ``orig``; its text would add the SQL and parameters.
+        reason = getattr(cause, "orig", None) or cause
+        raise SymbolStoreError(
+            f"could not replace {self._what} ({reason}); the previous symbols are unchanged, "
+            "download the master contract again to retry"
+        ) from cause
+
+    @contextmanager
+    def watch(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as exc:
+            self._first = exc
+            raise
 
 
 # ------------------------------------------------------------------ stored session

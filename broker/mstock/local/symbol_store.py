@@ -256,15 +256,30 @@ class SymbolStore:
                         (generation, datetime.now(timezone.utc).isoformat(timespec="seconds")),
                     )
                     conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
+                except BaseException as first:
+                    self._roll_back(conn, first)
                     raise
             except sqlite3.Error as exc:
-                raise SymbolStoreError(f"could not replace the symbol table in {self.path}: {exc}") from exc
+                raise SymbolStoreError(
+                    f"could not replace the symbol table in {self.path}: {exc}; the previous symbols are unchanged"
+                ) from exc
             self._index = _Index([tuple(r) for r in data] if data and type(data[0]) is not tuple else data, generation)
             self._next_check = time.monotonic() + (self._refresh_seconds or 0.0)
         self._checkpoint_later()
         return len(data)
+
+    def _roll_back(self, conn: sqlite3.Connection, first: BaseException) -> None:
+        """Undo the replace, keeping ``first`` as the error that counts.
+
+        SQLite already rolled back on some errors (a full disk, an I/O error): a second
+        ROLLBACK would fail with "no transaction is active" and hide the real cause.
+        """
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("symbol store %s: rollback after %r failed too: %s", self.path, first, exc)
 
     def count(self) -> int:
         return len(self._current().rows)
