@@ -149,7 +149,9 @@ class ModifyOrder(_Order):
     @field_validator("orderid", mode="before")
     @classmethod
     def _orderid(cls, value: Any) -> str:
-        # mStock ids may arrive with spaces (spec 4.4: " 1191241106101").
+        # mStock ids may arrive with spaces (spec 4.4: " 1191241106101") or as numbers.
+        if isinstance(value, bool) or not isinstance(value, (str, int, type(None))):
+            raise ValueError(f"orderid must be text or a number, got {type(value).__name__}")
         text = "" if value is None else str(value).strip()
         if not text:
             raise ValueError("orderid is required")

@@ -183,7 +183,8 @@ def check_product(product: str, record: SymbolRecord) -> None:
         )
 
 
-def check_prices(pricetype: str, action: str, price: Decimal, trigger: Decimal) -> None:
+def check_prices(pricetype: str, action: str | None, price: Decimal, trigger: Decimal) -> None:
+    """Prices the price type needs; ``action=None`` skips the side-dependent stop-limit rule."""
     if pricetype in ("LIMIT", "SL") and price <= 0:
         raise ValidationError(f"a {pricetype} order needs a price greater than 0")
     if pricetype in ("SL", "SL-M") and trigger <= 0:
@@ -224,8 +225,8 @@ def format_price(value: Decimal, tick_size: float, *, field: str, record: Symbol
     return f"{nearest * tick:.{_decimals(tick)}f}"
 
 
-def _priced(order: PlaceOrder | ModifyOrder, record: SymbolRecord) -> tuple[str, str]:
-    check_prices(order.pricetype, order.action, order.price, order.trigger_price)
+def _priced(order: PlaceOrder | ModifyOrder, record: SymbolRecord, *, side_known: bool = True) -> tuple[str, str]:
+    check_prices(order.pricetype, order.action if side_known else None, order.price, order.trigger_price)
     sends_price = order.pricetype in ("LIMIT", "SL")
     sends_trigger = order.pricetype in ("SL", "SL-M")
     if sends_price:
@@ -266,6 +267,17 @@ def load_order_models() -> ModuleType:
     from . import order_models
 
     return order_models
+
+
+def check_order_terms(data: dict[str, Any], record: SymbolRecord) -> None:
+    """Everything about an order but its side and size (product, price type, prices).
+
+    A smart order decides side and size only after reading the position book; its other
+    terms are checked before that read, so bad input is refused without a round trip.
+    """
+    order = load_order_models().parse_place({**data, "action": "BUY", "quantity": max(1, int(record.lotsize or 1))})
+    check_product(order.product, record)
+    _priced(order, record, side_known=False)
 
 
 # --- request bodies ----------------------------------------------------------------------------
