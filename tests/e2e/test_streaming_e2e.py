@@ -75,7 +75,9 @@ def test_ticks_for_equity_option_and_currency(sandbox, adapter):
         assert reply["status"] == "success", reply
     adapter.connect()
     assert wait_until(lambda: all(adapter.published.get(t) for t in wanted.values()))
-    assert sandbox.feed.subscriptions()[(13, currency.token)] == 2  # currency on NSECD, not cash (D11)
+    # currency on NSECD, not cash (D11), in snap mode: its QUOTE carries open interest
+    assert sandbox.feed.subscriptions()[(13, currency.token)] == 3
+    assert "oi" in adapter.published.get(f"CDS_{currency.symbol}_QUOTE")
 
     price = sandbox.state.market.set_ltp("3045", 612.4, "NSE").ltp
     sandbox.feed.publish_now()
