@@ -33,6 +33,7 @@ def test_funds_exports_and_shapes(mock_api):
     assert _params(funds.get_margin_data) == ["auth"]
     assert _params(funds.test_auth_token) == ["auth"]
     add_route(mock_api, "user.funds", case="ok")
+    add_route(mock_api, "portfolio.positions", case="null")
     result = funds.get_margin_data(ACCESS_TOKEN)
     assert sorted(result) == ["availablecash", "collateral", "m2mrealized", "m2munrealized", "utiliseddebits"]
     assert all(isinstance(v, str) and v.count(".") == 1 and len(v.split(".")[1]) == 2 for v in result.values())

@@ -15,6 +15,8 @@ from .boundary import AuthToken, returns_empty_dict, returns_false_and_reason
 @returns_empty_dict
 def get_margin_data(auth: AuthToken):
     """OpenAlgo funds: ``{availablecash, collateral, m2munrealized, m2mrealized, utiliseddebits}`` or ``{}``."""
+    # The symbol lookup is resolved inside, where a failure only costs the P&L source:
+    # here it would turn into {}, OpenAlgo's "session is dead".
     return funds.fetch_funds(get_client(auth))
 
 
