@@ -28,8 +28,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from .. import config
+from .. import config, host
 from ..errors import (
+    AuthError,
     BadResponse,
     ConfigError,
     MStockError,
@@ -45,6 +46,8 @@ from ..errors import (
 from ..host import get_logger
 from ..redact import guard_third_party_loggers, mask_id, register_secret
 from .error_codes import error_class_for
+from .keepwarm import KeepWarm
+from .keepwarm import enabled as keep_warm_enabled
 from .ratelimit import RateLimiter, default_limiter
 from .routes import Auth, Route, Timeout
 from .routes import route as lookup_route
@@ -52,6 +55,9 @@ from .routes import route as lookup_route
 log = get_logger(__name__)
 
 _SUCCESS = frozenset({"true", "success", "ok"})
+
+# The keep-warm request: a small idempotent read, not counted against any order limit.
+KEEP_WARM_ROUTE = "user.funds"
 
 NOT_LOGGED_IN = (
     "not logged in to mStock (no access token): log in first, through OpenAlgo's broker login "
@@ -126,6 +132,8 @@ class MStockClient:
         backoff: float = 0.5,
         backoff_cap: float = 4.0,
         sleep: Callable[[float], None] = time.sleep,
+        keep_warm: bool = False,
+        session_live: Callable[[], bool] | None = None,
     ) -> None:
         settings = config.settings() if api_key is None or base_url is None else None
         self.api_key = api_key if api_key is not None else settings.api_key
@@ -142,6 +150,10 @@ class MStockClient:
         self._backoff = backoff
         self._backoff_cap = backoff_cap
         self._sleep = sleep
+        # Keeps this client's own pool warm once an authenticated request has succeeded.
+        self._keepwarm = (
+            KeepWarm(self._keep_warm_ping, still_live=session_live) if keep_warm and access_token else None
+        )
 
     @staticmethod
     def _new_session(api_root: str) -> requests.Session:
@@ -174,8 +186,20 @@ class MStockClient:
     def limiter(self) -> RateLimiter:
         return self._limiter or default_limiter()
 
+    @property
+    def keep_warm(self) -> KeepWarm | None:
+        return self._keepwarm
+
+    def stop_keep_warm(self) -> None:
+        if self._keepwarm is not None:
+            self._keepwarm.stop()
+
     def close(self) -> None:
+        self.stop_keep_warm()
         self._session.close()
+
+    def _keep_warm_ping(self) -> None:
+        self._send_once(KEEP_WARM_ROUTE, lookup_route(KEEP_WARM_ROUTE), None, None)
 
     # ------------------------------------------------------------------ requests
 
@@ -272,6 +296,8 @@ class MStockClient:
         except requests.RequestException as exc:
             raise self._transport_error(name, r, exc) from None
         slot.answered()  # mStock has seen the request by now: the limiter may count it as arrived
+        if self._keepwarm is not None:
+            self._keepwarm.note_activity(response.headers.get("Keep-Alive"))
         return response
 
     def _send_once(self, name: str, r: Route, path: dict | None, body: Any) -> Reply:
@@ -280,13 +306,16 @@ class MStockClient:
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("mStock %s %s -> HTTP %s in %.0f ms", r.method, name, response.status_code, elapsed_ms)
         try:
-            return parse_envelope(
+            reply = parse_envelope(
                 response.status_code,
                 response.headers.get("Content-Type", ""),
                 response.content,
                 route_name=name,
                 bare_array=r.bare_array,
             )
+        except AuthError:
+            self.stop_keep_warm()  # the session is dead: nothing to keep warm
+            raise
         except MStockTransient as exc:
             if r.is_write and not isinstance(exc, RateLimited):
                 # A gateway page or an unreadable 2xx after a write: the broker may have
@@ -298,6 +327,9 @@ class MStockClient:
                     route=name,
                 ) from exc
             raise
+        if self._keepwarm is not None and r.auth is Auth.BEARER:
+            self._keepwarm.start()  # the session works: keep its connection open from now on
+        return reply
 
     def _stream_once(
         self, name: str, r: Route, progress: Callable[[int, int | None], None] | None, chunk_size: int
@@ -503,14 +535,31 @@ def get_client(access_token: str | None = None) -> MStockClient:
         if client is not None:
             _registry.move_to_end(key)
             return client
-        client = MStockClient(access_token, api_key=settings.api_key, base_url=settings.base_url)
+        client = MStockClient(
+            access_token,
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            keep_warm=keep_warm_enabled(),
+            session_live=_host_holds(access_token),
+        )
         _registry[key] = client
         while len(_registry) > _MAX_CLIENTS:
             # Not closed here: another thread may be mid-request on it. Its pooled
             # connections are released when the last user drops the client.
-            _registry.popitem(last=False)
+            _, dropped = _registry.popitem(last=False)
+            dropped.stop_keep_warm()
         log.debug("new mStock client for %s", mask_id(settings.client_code))
         return client
+
+
+def _host_holds(access_token: str | None) -> Callable[[], bool]:
+    """Whether the host still holds ``access_token`` as its session (not logged out meanwhile)."""
+
+    def check() -> bool:
+        stored = host.stored_session()
+        return stored is not None and stored.access_token == access_token
+
+    return check
 
 
 def reset_clients() -> None:
