@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from responses import matchers
@@ -201,42 +203,46 @@ def test_scrip_master_error_envelope_raises(mock_api):
         _client().fetch_bytes("market.scrip_master")
 
 
-class _StepClock:
-    """Each reading is 10 ms after the previous one; ``sleep`` records instead of sleeping."""
-
+class _Clock:
     def __init__(self) -> None:
         self.now = 100.0
-        self.slept: list[float] = []
 
     def __call__(self) -> float:
-        self.now += 0.01
         return self.now
 
     def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 6))
         self.now += seconds
+
+
+def _answer_after(mock_api, clock: _Clock, seconds: float, answer) -> None:
+    """The historical call takes ``seconds`` on ``clock``, then answers (or raises ``answer``)."""
+
+    def respond(request):
+        clock.now += seconds
+        if isinstance(answer, BaseException):
+            raise answer
+        return 200, {}, json.dumps(answer)
+
+    mock_api.add_callback("POST", url_for("market.historical"), callback=respond)
 
 
 def test_an_answer_tells_the_limiter_the_request_has_arrived(mock_api):
     from broker.mstock.transport.ratelimit import RateLimiter
 
-    clock = _StepClock()
+    clock = _Clock()
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
-    client = _client(limiter=limiter)
-    add_route(mock_api, "market.historical", OK)
-    client.call("market.historical", json={})  # reserved at 100.01, answered at 100.02
-    limiter.acquire(Category.DATA)  # read at 100.03: one second after the answer, not after send + margin
-    assert clock.slept == [pytest.approx(0.99)]
+    _answer_after(mock_api, clock, 0.01, OK)
+    _client(limiter=limiter).call("market.historical", json={})  # sent at 100.00, answered at 100.01
+    # the next data call may go one second after the answer, not one second after send + margin
+    assert limiter.acquire(Category.DATA) == pytest.approx(1.0)
 
 
 def test_no_answer_keeps_the_full_margin(mock_api):
     from broker.mstock.transport.ratelimit import DEFAULT_MARGINS, RateLimiter
 
-    clock = _StepClock()
+    clock = _Clock()
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
-    client = _client(limiter=limiter, max_attempts=1)
-    add_route(mock_api, "market.historical", requests.exceptions.ReadTimeout("read timed out"))
+    _answer_after(mock_api, clock, 0.01, requests.exceptions.ReadTimeout("read timed out"))
     with pytest.raises(errors.RequestTimeout):
-        client.call("market.historical", json={})  # reserved at 100.01, never answered
-    limiter.acquire(Category.DATA)  # read at 100.02
-    assert clock.slept == [pytest.approx(1.0 + DEFAULT_MARGINS[Category.DATA] - 0.01)]
+        _client(limiter=limiter, max_attempts=1).call("market.historical", json={})  # sent at 100.00, never answered
+    assert limiter.acquire(Category.DATA) == pytest.approx(1.0 + DEFAULT_MARGINS[Category.DATA] - 0.01)

@@ -223,3 +223,26 @@ def test_answers_out_of_order_keep_the_windows_exact():
     # arrival bounds are now 0.02 (second) and 0.03 (first): the third request may go once
     # the earlier bound is a full second old, at 1.02
     assert limiter.acquire(Category.QUOTE) == pytest.approx(1.02 - 0.03)
+
+
+def test_an_answer_that_arrives_during_the_wait_shortens_it():
+    clock = FakeClock()
+    hooks = []
+
+    def sleep(seconds: float) -> None:
+        for hook in hooks:
+            hook()
+        hooks.clear()
+        clock.sleep(seconds)
+
+    limiter = RateLimiter(clock=clock, sleep=sleep)
+    slot = limiter.reserve(Category.DATA)  # sent at 1000.00: may arrive until 1000.05
+
+    def answer_comes_back() -> None:
+        clock.sleep(0.01)
+        slot.answered()  # answered at 1000.01
+        clock.sleep(-0.01)
+
+    hooks.append(answer_comes_back)
+    # the next call goes one second after the answer (1001.01), not after send + margin (1001.05)
+    assert limiter.acquire(Category.DATA) == pytest.approx(1.01)

@@ -133,8 +133,12 @@ class RateLimiter:
                     f"mStock's {category.value} rate limit reached (counted here, before sending): "
                     f"next free slot in {wait:.1f}s"
                 )
-            self._sleep(wait)
-            waited += wait
+            # Wake up one margin early: an answer that came back meanwhile may have
+            # tightened the bound this wait was computed from.
+            margin = self._margins.get(category, 0.0)
+            nap = wait - margin if wait > 2 * margin else wait
+            self._sleep(nap)
+            waited += nap
 
     def acquire(self, category: Category, *, max_wait: float = 30.0) -> float:
         """Like :meth:`reserve` for a caller that never reports the answer; returns the seconds waited."""
