@@ -246,3 +246,54 @@ def test_an_answer_that_arrives_during_the_wait_shortens_it():
     hooks.append(answer_comes_back)
     # the next call goes one second after the answer (1001.01), not after send + margin (1001.05)
     assert limiter.acquire(Category.DATA) == pytest.approx(1.01)
+
+
+def test_a_slow_answer_moves_the_bound_to_the_answer():
+    # 120 ms for an answer: the request may have gone out late too (a busy process), so it
+    # counts as arrived by the answer, and the next data call waits a second after that.
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    slot = limiter.reserve(Category.DATA)
+    clock.sleep(0.12)
+    slot.answered()
+    assert limiter.acquire(Category.DATA) == pytest.approx(1.0)
+
+
+def test_a_slow_server_holds_the_next_request_back_at_most_the_late_cap():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    slot = limiter.reserve(Category.DATA)  # sent at 1000.0
+    clock.sleep(3.0)
+    slot.answered()  # answered at 1003.0: counted as arrived by 1000.25
+    assert limiter.acquire(Category.DATA) == 0.0
+
+
+def test_a_late_answer_makes_jittered_arrivals_safe_even_beyond_the_margin():
+    """Requests that go out up to 150 ms late (a starved thread) are never refused once answered."""
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    rng = random.Random(11)
+    arrivals = []
+    for _ in range(60):
+        slot = limiter.reserve(Category.DATA)
+        forward = rng.choice([0.01, 0.03, 0.15])  # sometimes far beyond the 50 ms margin
+        arrivals.append(clock.now + forward)
+        clock.sleep(forward + 0.02)
+        slot.answered()
+    assert ArrivalCountingServer(DOCUMENTED_LIMITS[Category.DATA]).replay(arrivals) == 0
+
+
+def test_round_trips_like_the_quickest_recent_one_keep_the_pacing_at_send_plus_margin():
+    # A 90 ms network: steady round trips prove requests leave on time, so each history call
+    # pays the 50 ms margin, not the 90 ms round trip.
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    waits = []
+    for rtt in (0.09, 0.09, 0.1, 0.09, 0.12):
+        slot = limiter.reserve(Category.DATA)
+        waits.append(slot.waited)
+        clock.sleep(rtt)
+        slot.answered()
+    # the first answer has nothing to compare with, so the second waits a second after it;
+    # from then on each call goes 1.05 s after the previous send
+    assert waits == [0.0, pytest.approx(1.0), pytest.approx(0.96), pytest.approx(0.95), pytest.approx(0.96)]

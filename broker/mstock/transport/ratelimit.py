@@ -6,33 +6,38 @@ outside the lock so other categories are never held up.
 
 **Arrivals, not sends.** mStock counts a request when it arrives; we can only pace when we
 send. A request sent at ``s`` arrives at ``s + d`` with a one-way delay ``d`` that varies
-from request to request (network jitter). The server refuses the new request when the
-``N``-th previous one arrived less than a window ``W`` before it, i.e. when
-``s_new - s_old < W + (d_old - d_new)``. So each request is recorded not at its send
-time but at the latest moment it may have *arrived*:
+from request to request (network jitter, and our own threads waiting their turn before the
+bytes leave). The server refuses the new request when the ``N``-th previous one arrived
+less than a window ``W`` before it, i.e. when ``s_new - s_old < W + (d_old - d_new)``. So
+each request is recorded not at its send time but at the latest moment it may have
+*arrived*:
 
-* while its answer is outstanding: ``send + margin``, where the margin is the jitter
-  (spread of one-way delays) we tolerate;
-* once an answer came back (:meth:`Slot.answered`): ``min(send + margin, answer time)``,
-  because a request has certainly arrived before its answer leaves the server. On a
-  network faster than the margin this costs only the round trip, and there the pacing is
-  safe whatever the jitter.
+* while its answer is outstanding: ``send + margin``, where the margin is the jitter we
+  tolerate;
+* once an answer came back at ``r`` (:meth:`Slot.answered`), what the round trip proves.
+  A request has certainly arrived before its answer left the server, so the bound is never
+  later than ``r``: a quick answer tightens it (pacing then costs only the round trip and
+  is safe whatever the jitter). A round trip no longer than the quickest recent one of the
+  category plus the margin shows the request went out and travelled on time, so
+  ``send + margin`` stands. A longer one does not (the request may have left late: a busy
+  process, a congested link), so the bound moves to ``r``, at most :data:`LATE_CAP` after
+  the send, so that a slow *server* cannot hold the next request back for long.
 
 A new request may go when the ``N``-th latest of these bounds is at least ``W`` in the
-past, because it cannot arrive before it is sent.
+past, because it cannot arrive before it is sent. A waiting request wakes one margin
+early to look again: the answer it was waiting behind has usually come back by then.
 
 **The margin.** It is an absolute time, the same for every window length: jitter does not
-grow with the window. It must cover the jitter of a real network (tens of ms), while the
-Data API's 1 request/s makes every millisecond of it cost 0.1 % of a long history
-download: a year of 1-minute bars is 98 calls, whose pacing floor is 97 s, and it must
-stay within 6 % of that floor. 50 ms for data and quotes covers 50 ms of jitter and costs
-at most 5 % (less whenever answers come back sooner). Orders keep 100 ms: an order refused
-with 429 is not retried (invariant 1), a read is. The order budget is not paced by
-history, so the larger margin costs nothing there.
+grow with the window. It must cover the jitter of a real network (tens of ms) for requests
+still in flight, while the Data API's 1 request/s makes every millisecond cost 0.1 % of a
+long history download (a year of 1-minute bars is 98 calls, pacing floor 97 s, to be kept
+within 6 %). 50 ms for data and quotes covers 50 ms of jitter; a history call, whose
+predecessor has normally been answered when it decides, pays the round trip instead. Orders
+keep 100 ms: an order refused with 429 is not retried (invariant 1), a read is, and the
+order budget is not paced by history, so the larger margin costs nothing there.
 
-The margin cannot cover a delay it never sees: a request that first opens a new TCP + TLS
-connection arrives late by the handshake. :mod:`.keepwarm` keeps the pool's connection
-open so that paced requests do not pay one.
+A request that first opens a new TCP + TLS connection goes out late by the handshake;
+:mod:`.keepwarm` keeps the pool's connection open so that paced requests do not pay one.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 from ..errors import RateLimited
@@ -54,6 +60,10 @@ DOCUMENTED_LIMITS: dict[Category, tuple[tuple[int, float], ...]] = {
 }
 
 # Seconds of arrival jitter each category tolerates (see the module docstring).
+# Once answered, a request counts as arrived by its answer, at most this long after it was sent.
+LATE_CAP = 0.25
+_ROUND_TRIPS = 32  # answered requests per category whose round trips set the baseline
+
 DEFAULT_MARGINS: dict[Category, float] = {
     Category.ORDER: 0.1,
     Category.DATA: 0.05,
@@ -64,11 +74,14 @@ DEFAULT_MARGINS: dict[Category, float] = {
 class Slot:
     """One request's place in the windows; call :meth:`answered` when its reply arrives."""
 
-    __slots__ = ("_limiter", "_category", "_bound", "waited")
+    __slots__ = ("_limiter", "_category", "_sent", "_bound", "waited")
 
-    def __init__(self, limiter: "RateLimiter | None", category: Category, bound: float, waited: float) -> None:
+    def __init__(
+        self, limiter: "RateLimiter | None", category: Category, sent: float, bound: float, waited: float
+    ) -> None:
         self._limiter = limiter
         self._category = category
+        self._sent = sent
         self._bound = bound
         self.waited = waited
 
@@ -76,7 +89,7 @@ class Slot:
         """The server answered: the request arrived no later than now."""
         limiter, self._limiter = self._limiter, None
         if limiter is not None:
-            limiter._tighten(self._category, self._bound)
+            limiter._settle(self._category, self._sent, self._bound)
 
 
 class RateLimiter:
@@ -96,6 +109,8 @@ class RateLimiter:
         self._history: dict[Category, list[list[float]]] = {
             cat: [[] for _ in windows] for cat, windows in self._limits.items()
         }
+        # Recent round trips per category: the quickest is what "on time" means.
+        self._round_trips: dict[Category, deque[float]] = {cat: deque(maxlen=_ROUND_TRIPS) for cat in self._limits}
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
@@ -123,11 +138,11 @@ class RateLimiter:
                 if wait <= 0:
                     windows = self._history.get(category, ())
                     if not windows:
-                        return Slot(None, category, now, waited)
+                        return Slot(None, category, now, now, waited)
                     bound = now + self._margins.get(category, 0.0)
                     for bounds in windows:
                         bisect.insort(bounds, bound)
-                    return Slot(self, category, bound, waited)
+                    return Slot(self, category, now, bound, waited)
             if waited + wait > max_wait:
                 raise RateLimited(
                     f"mStock's {category.value} rate limit reached (counted here, before sending): "
@@ -144,16 +159,22 @@ class RateLimiter:
         """Like :meth:`reserve` for a caller that never reports the answer; returns the seconds waited."""
         return self.reserve(category, max_wait=max_wait).waited
 
-    def _tighten(self, category: Category, bound: float) -> None:
+    def _settle(self, category: Category, sent: float, bound: float) -> None:
+        """Replace a request's provisional bound by what its answer proves (see the module docstring)."""
         with self._lock:
             now = self._clock()
-            if now >= bound:
+            margin = self._margins.get(category, 0.0)
+            recent = self._round_trips.setdefault(category, deque(maxlen=_ROUND_TRIPS))
+            on_time = bool(recent) and now - sent <= min(recent) + margin
+            recent.append(now - sent)
+            settled = min(now, sent + (margin if on_time else max(LATE_CAP, margin)))
+            if settled == bound:
                 return
             for bounds in self._history.get(category, ()):
                 index = bisect.bisect_left(bounds, bound)
                 if index < len(bounds) and bounds[index] == bound:
                     del bounds[index]
-                    bisect.insort(bounds, now)
+                    bisect.insort(bounds, settled)
 
 
 class Unlimited(RateLimiter):
@@ -163,7 +184,7 @@ class Unlimited(RateLimiter):
         super().__init__({})
 
     def reserve(self, category: Category, *, max_wait: float = 30.0) -> Slot:
-        return Slot(None, category, 0.0, 0.0)
+        return Slot(None, category, 0.0, 0.0, 0.0)
 
 
 _default_lock = threading.Lock()
