@@ -12,8 +12,8 @@ network). Against it, the plugin's real shared limiter:
    against the minimum the 1000-bar limit allows, 429 answers, elapsed seconds against
    the pacing floor ((requests - 1) x 1 s), and the percentage above it.
 
-Both run twice: with the margins this project used before issue 11 (orders only, "before")
-and with the current ones ("after"). The figures are only meaningful on the same machine
+Both run twice: with the limiter as it was before issue 11 ("before": send times, a margin
+on order windows only) and as it is now ("after"). The figures are only meaningful on the same machine
 in the same run; the machine has 2 cores and is noisy.
 
 The sandbox runs in a process of its own (``python -m mstock_sandbox``), as mStock runs on
@@ -128,10 +128,21 @@ def _limiter(which: str):
     from broker.mstock.transport.routes import Category
 
     if which == "before":
-        # What the limiter did before issue 11: a margin on order windows only. (With no
-        # margin, reporting an answer cannot move a bound: the bound is the send time.)
-        return RateLimiter(margins={Category.ORDER: 0.1})
+        return _send_time_limiter_class()(margins={Category.ORDER: 0.1})
     return RateLimiter(margins=DEFAULT_MARGINS)
+
+
+def _send_time_limiter_class():
+    from broker.mstock.transport.ratelimit import RateLimiter
+
+    class SendTimeLimiter(RateLimiter):
+        """The limiter before issue 11: send times plus a margin on order windows only; answers change nothing."""
+
+        def _settle(self, category, sent, bound) -> None:
+            return
+
+    return SendTimeLimiter
+
 
 
 def load_phase(data, lookup, counter: StatusCounter, seconds: float) -> None:
@@ -194,10 +205,11 @@ def year_phase(data, counter: StatusCounter, days: int) -> None:
 
     counter.take()
     started = time.perf_counter()
+    failed = None
     try:
         bars = len(data.get_history("SBIN", "NSE", "1m", start.isoformat(), end.isoformat()))
     except MStockError as exc:  # a chunk still refused after the client's retries
-        bars = f"FAILED ({exc})"
+        bars, failed = 0, exc
     elapsed = time.perf_counter() - started
     counts = counter.take()
     requests = sum(n for (p, _), n in counts.items() if p == "historical")
@@ -205,6 +217,10 @@ def year_phase(data, counter: StatusCounter, days: int) -> None:
     weekdays = sum(1 for i in range(days) if (start + timedelta(days=i)).weekday() < 5)
     minimum = math.ceil(weekdays * bars_per_session(INTERVALS["1m"], "NSE") / HISTORY_BAR_LIMIT)
     floor = max(0, minimum - 1) * 1.0
+    if failed is not None:
+        print(f"  a year of 1-minute bars: FAILED after {requests} Data-API requests ({refused} answered "
+              f"HTTP 429) in {elapsed:.1f} s: {failed}")
+        return
     print(f"  a year of 1-minute bars: {bars} bars in {requests} Data-API requests "
           f"(minimum {minimum}), HTTP 429: {refused}")
     print(f"    elapsed {elapsed:.2f} s; pacing floor {floor:.2f} s; above the floor: "
@@ -249,8 +265,8 @@ def _margins_text(which: str) -> str:
     from broker.mstock.transport.ratelimit import DEFAULT_MARGINS
 
     if which == "before":
-        return "order 0.1 s only"
-    return ", ".join(f"{c.value} {m:g} s" for c, m in DEFAULT_MARGINS.items()) + " (tightened by each answer)"
+        return "order 0.1 s only, send times only"
+    return ", ".join(f"{c.value} {m:g} s" for c, m in DEFAULT_MARGINS.items()) + ", bounds settled by each answer"
 
 
 def main(argv: list[str] | None = None) -> int:
