@@ -55,15 +55,14 @@ from .routes import route as lookup_route
 log = get_logger(__name__)
 
 _SUCCESS = frozenset({"true", "success", "ok"})
-
-# The keep-warm request: a small idempotent read, not counted against any order limit.
-KEEP_WARM_ROUTE = "user.funds"
+_FAILURE = frozenset({"false", "error", "failed", "failure"})
 
 NOT_LOGGED_IN = (
     "not logged in to mStock (no access token): log in first, through OpenAlgo's broker login "
     "or with `mstock-openalgo login`"
 )
-_FAILURE = frozenset({"false", "error", "failed", "failure"})
+# The keep-warm request: a small idempotent read, not counted against any order limit.
+KEEP_WARM_ROUTE = "user.funds"
 
 
 @dataclass(frozen=True)
@@ -265,7 +264,7 @@ class MStockClient:
             raise ConfigError(
                 "missing configuration: set BROKER_API_SECRET (your mStock Type B API key) in .env"
             )
-        if r.auth is Auth.BEARER and not (self.access_token or "").strip():
+        if r.auth is Auth.BEARER and not str(self.access_token or "").strip():
             # An empty "Bearer" header is a request from nobody: refuse it here, unsent.
             raise SessionExpired(NOT_LOGGED_IN)
         url_path = r.path.format(**{k: quote(str(v).strip(), safe="") for k, v in (path or {}).items()})
