@@ -27,6 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: The ``auth`` argument of every face: OpenAlgo's stored access token (``None``/empty = not logged in).
 AuthToken = Annotated[str | None, "text (the mStock access token) or None"]
 
+
 def error_body(exc: MStockError) -> dict[str, Any]:
     body: dict[str, Any] = {"status": "error", "message": str(exc)}
     if exc.code:
