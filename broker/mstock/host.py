@@ -369,6 +369,24 @@ def stored_session(user: str | None = None) -> StoredSession | None:
     return StoredSession(access_token=saved.access_token, feed_token=saved.feed_token, user=saved.client_code)
 
 
+def holds_session(access_token: str | None) -> bool:
+    """Whether the host still holds ``access_token`` as its mStock session (for background threads).
+
+    False once the user logged out or logged in again. Hosted, the lookup's database session
+    is released afterwards, as OpenAlgo's own keep-alive does with its lookups, so no read
+    transaction (and no SQLite lock) stays open on the calling thread.
+    """
+    try:
+        stored = stored_session()
+    finally:
+        if in_openalgo():
+            auth_db = sys.modules.get("database.auth_db")
+            release = getattr(getattr(auth_db, "db_session", None), "remove", None)
+            if release is not None:
+                release()
+    return stored is not None and bool(access_token) and stored.access_token == access_token
+
+
 # ------------------------------------------------------------------ streaming
 
 

@@ -438,3 +438,17 @@ def test_a_full_disk_under_openalgos_sqlite_keeps_the_table_and_names_the_cause(
     assert "database or disk is full" in str(caught.value) and "rollback" not in str(caught.value)
     assert _table(openalgo_sqlite) == before
     assert isinstance(caught.value.__cause__, sqlite3.Error)
+
+
+def test_holds_session_releases_openalgos_database_session(openalgo, monkeypatch):
+    auth_db = importlib.import_module("database.auth_db")
+    released = []
+    monkeypatch.setattr(auth_db, "db_session", type("S", (), {"remove": lambda self: released.append(1)})(), raising=False)
+    assert host.holds_session("stored-token-of-trader1") is True
+    assert host.holds_session("an-older-token") is False
+    assert host.holds_session(None) is False
+    assert released == [1, 1, 1]  # no read transaction left open on the keep-warm thread
+
+
+def test_standalone_holds_session_follows_the_saved_session():
+    assert host.holds_session("any-token") is False  # nothing saved

@@ -120,13 +120,21 @@ def test_stops_at_ist_midnight_when_mstock_sessions_end():
 def test_stops_when_the_host_no_longer_holds_the_session():
     clock = Clock()
     live = [True]
-    keep = warm(clock, still_live=lambda: live[0])
-    clock.now += DEFAULT_INTERVAL
-    assert keep.step() is not None
+    asked = []
+
+    def still_live() -> bool:
+        asked.append(clock.now)
+        return live[0]
+
+    keep = warm(clock, still_live=still_live)
+    for _ in range(3):
+        clock.now += DEFAULT_INTERVAL
+        assert keep.step() is not None
+    assert asked == [120.0]  # a database read when hosted: asked at most every LIVENESS_INTERVAL
     live[0] = False  # logged out in OpenAlgo
-    clock.now += DEFAULT_INTERVAL
+    clock.now += keepwarm.LIVENESS_INTERVAL
     assert keep.step() is None
-    assert len(keep.sent) == 1
+    assert len(keep.sent) == 3
 
 
 def test_the_thread_is_a_daemon_and_stops_at_once():

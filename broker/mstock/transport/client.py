@@ -553,12 +553,7 @@ def get_client(access_token: str | None = None) -> MStockClient:
 
 def _host_holds(access_token: str | None) -> Callable[[], bool]:
     """Whether the host still holds ``access_token`` as its session (not logged out meanwhile)."""
-
-    def check() -> bool:
-        stored = host.stored_session()
-        return stored is not None and stored.access_token == access_token
-
-    return check
+    return lambda: host.holds_session(access_token)
 
 
 def reset_clients() -> None:

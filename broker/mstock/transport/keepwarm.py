@@ -14,7 +14,8 @@ keeps its own (each :class:`~.client.MStockClient` owns one ``requests`` pool):
   cadence of OpenAlgo's own keep-warm). Real traffic postpones the ping;
 * it stops at logout (the client is closed), when the session expires (an authentication
   error, or IST midnight, when mStock tokens die, spec 2.2), when the host no longer holds
-  this session (logged out in OpenAlgo), and when the client is dropped;
+  this session (logged out in OpenAlgo; asked at most every :data:`LIVENESS_INTERVAL`), and
+  when the client is dropped;
 * it runs on one daemon thread per client, started by the first successful authenticated
   request (never at import), and :meth:`KeepWarm.stop` ends it at once.
 """
@@ -34,6 +35,9 @@ from ..host import get_logger
 log = get_logger(__name__)
 
 DEFAULT_INTERVAL = 20.0  # seconds between pings when the server announces no idle timeout
+# How often to ask the host whether it still holds the session (a database read when hosted;
+# OpenAlgo's own keep-alive re-reads its active broker as rarely).
+LIVENESS_INTERVAL = 300.0
 SHARE_OF_IDLE_TIMEOUT = 0.75  # ping at this share of the announced idle timeout
 MIN_INTERVAL = 0.25
 _TIMEOUT = re.compile(r"(?:^|[,;\s])timeout\s*=\s*([0-9]+(?:\.[0-9]+)?)", re.IGNORECASE)
@@ -95,6 +99,7 @@ class KeepWarm:
         self._last_activity = clock()
         self._interval = DEFAULT_INTERVAL
         self._expires_at = next_ist_midnight(now())
+        self._next_liveness_check = clock()
         self.pings = 0
 
     def __repr__(self) -> str:
@@ -164,9 +169,11 @@ class KeepWarm:
         wait = due - self._clock()
         if wait > 0:
             return wait
-        if self._still_live is not None and not self._still_live():
-            log.info("keep-warm stopped: the host no longer holds this mStock session (logged out)")
-            return None
+        if self._still_live is not None and self._clock() >= self._next_liveness_check:
+            if not self._still_live():
+                log.info("keep-warm stopped: the host no longer holds this mStock session (logged out)")
+                return None
+            self._next_liveness_check = self._clock() + LIVENESS_INTERVAL
         try:
             self._ping()
         except AuthError as exc:
