@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from ..errors import MStockError, OrderRejected, OrderStateUnknown
+from ..errors import MStockError, OrderRejected, OrderStateUnknown, RateLimited
 from ..host import get_logger
 from ..mapping.codes import CANCELLED, FINAL_STATUSES, REJECTED
 from ..mapping.transform_data import PreparedModify, PreparedOrder
@@ -101,7 +101,10 @@ def _tagged_via_details(
     for order in orders:
         if order.orderid in examined or not _could_be_ours(order, prepared, sent_at):
             continue
-        _detail_pace().acquire(Category.OTHER, max_wait=60.0)
+        try:
+            _detail_pace().acquire(Category.OTHER, max_wait=60.0)
+        except RateLimited:
+            return []  # hundreds of candidates: what remains unchecked ends as "state unknown"
         try:
             tag = details_tag(client, order.orderid)
         except MStockError as exc:
