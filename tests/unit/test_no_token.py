@@ -57,3 +57,14 @@ def test_openalgo_faces_without_a_token_send_nothing(mock_api, symbols, auth):
     with pytest.raises(SessionExpired):
         data_api.BrokerData(auth).get_quotes("SBIN", "NSE")
     assert len(mock_api.calls) == 0
+
+
+def test_only_the_doctors_keyless_probe_may_ask_without_a_token(mock_api):
+    from ..helpers import add_route
+
+    add_route(mock_api, "orders.list", {"status": "false", "message": "Invalid request.", "errorcode": "IA401"},
+              status=401)
+    with pytest.raises(SessionExpired) as caught:
+        MStockClient(None, api_key=API_KEY, base_url=BASE_URL, keyless_probe=True).call("orders.list")
+    assert "not logged in" not in str(caught.value)  # mStock's own answer: the request was sent
+    assert len(mock_api.calls) == 1

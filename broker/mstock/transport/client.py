@@ -133,6 +133,7 @@ class MStockClient:
         sleep: Callable[[float], None] = time.sleep,
         keep_warm: bool = False,
         session_live: Callable[[], bool] | None = None,
+        keyless_probe: bool = False,
     ) -> None:
         settings = config.settings() if api_key is None or base_url is None else None
         self.api_key = api_key if api_key is not None else settings.api_key
@@ -149,6 +150,9 @@ class MStockClient:
         self._backoff = backoff
         self._backoff_cap = backoff_cap
         self._sleep = sleep
+        # Only the doctor's deliberate probe ("is this API key accepted without a session?",
+        # a read) may send an authenticated route without a token.
+        self._keyless_probe = keyless_probe
         # Keeps this client's own pool warm once an authenticated request has succeeded.
         self._keepwarm = (
             KeepWarm(self._keep_warm_ping, still_live=session_live) if keep_warm and access_token else None
@@ -264,7 +268,7 @@ class MStockClient:
             raise ConfigError(
                 "missing configuration: set BROKER_API_SECRET (your mStock Type B API key) in .env"
             )
-        if r.auth is Auth.BEARER and not str(self.access_token or "").strip():
+        if r.auth is Auth.BEARER and not str(self.access_token or "").strip() and not self._keyless_probe:
             # An empty "Bearer" header is a request from nobody: refuse it here, unsent.
             raise SessionExpired(NOT_LOGGED_IN)
         url_path = r.path.format(**{k: quote(str(v).strip(), safe="") for k, v in (path or {}).items()})
