@@ -14,9 +14,9 @@ import responses
 
 from broker.mstock import config, host, redact
 from broker.mstock.mapping import codes
-from broker.mstock.orders import bulk, positions
+from broker.mstock.orders import bulk, positions, reconcile
 from broker.mstock.transport import client as client_module
-from broker.mstock.transport import ratelimit
+from broker.mstock.transport import keepwarm, ratelimit
 
 from .helpers import API_KEY, BASE_URL, CLIENT_CODE
 
@@ -47,15 +47,20 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
     # Unit tests must not sleep for the documented limits; tests of the limiter and the
     # end-to-end suite install their own.
     ratelimit.set_default_limiter(ratelimit.Unlimited())
+    # No background pings behind a test's mocks; the keep-warm tests enable it themselves.
+    keepwarm.set_enabled(False)
     positions.reset_for_tests()
     bulk.reset_for_tests()
+    reconcile.reset_for_tests()
     codes.reset_unknown_log_for_tests()
     yield
     positions.reset_for_tests()
     bulk.reset_for_tests()
+    reconcile.reset_for_tests()
     client_module.reset_clients()
     host.reset_for_tests()
     ratelimit.set_default_limiter(None)
+    keepwarm.set_enabled(True)
 
 
 @pytest.fixture

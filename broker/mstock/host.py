@@ -18,7 +18,8 @@ import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,6 +30,8 @@ from .records import SymbolRecord
 from .redact import guard_logger, register_secret
 
 BROKER_NAME = "mstock"
+# Exchanges whose instruments have exchange freeze quantities (derivatives).
+_FREEZE_EXCHANGES = frozenset({"NFO", "BFO", "CDS", "BCD", "MCX"})
 _OPENALGO_MODULES = ("database.token_db", "database.symbol", "database.auth_db", "utils.logging", "extensions")
 
 
@@ -94,6 +97,7 @@ class SymbolLookup(Protocol):
     def get_symbol_info(self, symbol: str, exchange: str) -> SymbolRecord | None: ...
     def get_record_by_token(self, token: str, exchange: str) -> SymbolRecord | None: ...
     def search(self, query: str, exchange: str | None = None, limit: int = 50) -> list[SymbolRecord]: ...
+    def freeze_quantity(self, record: SymbolRecord) -> int | None: ...
 
 
 class _OpenAlgoSymbols:
@@ -146,6 +150,22 @@ class _OpenAlgoSymbols:
     def search(self, query: str, exchange: str | None = None, limit: int = 50) -> list[SymbolRecord]:
         rows = self._db.search_symbols(query, exchange, limit) or []
         return [self._full_record(_AttrRow(r) if isinstance(r, dict) else r) for r in rows[:limit]]
+
+    def freeze_quantity(self, record: SymbolRecord) -> int | None:
+        """The largest quantity one order may carry, from OpenAlgo's freeze-quantity table.
+
+        The table is keyed by exchange and underlying (``NFO``, ``NIFTY``); OpenAlgo answers 1
+        for an instrument it has no entry for, which here means "unknown". OpenAlgo versions
+        without the table have no freeze quantities at all.
+        """
+        if record.exchange not in _FREEZE_EXCHANGES:
+            return None
+        try:
+            freeze_db = importlib.import_module("database.qty_freeze_db")
+        except ImportError:
+            return None
+        value = freeze_db.get_freeze_qty(record.name or record.symbol, record.exchange)
+        return int(value) if isinstance(value, int) and value > 1 else None
 
     def _full_record(self, hit: Any) -> SymbolRecord:
         # OpenAlgo's search_symbols returns only symbol, brsymbol, name, exchange, token and
@@ -206,7 +226,7 @@ def _replace_openalgo_symtoken(rows: Sequence[tuple], columns: Sequence[str]) ->
     if getattr(getattr(engine, "dialect", None), "name", "") == "sqlite":
         _replace_sqlite_table(engine, str(table.name), rows, columns)
     else:
-        with engine.begin() as connection:
+        with _FirstCause("OpenAlgo's symbol table") as failure, engine.begin() as connection, failure.watch():
             connection.execute(table.delete())
             for start in range(0, len(rows), 20_000):
                 chunk = rows[start : start + 20_000]
@@ -274,6 +294,42 @@ def _replace_sqlite_table(engine: Any, table: str, rows: Sequence[tuple], column
         pooled.close()
 
 
+class _FirstCause:
+    """Reports a failed table replace by its first cause, as one :class:`SymbolStoreError`.
+
+    Used as ``with _FirstCause(...) as failure, engine.begin() as conn, failure.watch():``:
+    ``watch`` sees the body's error before the transaction's exit runs. When that exit
+    fails too (SQLite rolls back on its own when the disk is full, so a second rollback
+    reports "no transaction is active"), the error reported is still the first one.
+    """
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._first: BaseException | None = None
+
+    def __enter__(self) -> "_FirstCause":
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if not isinstance(exc, Exception):
+            return False
+        cause = self._first if isinstance(self._first, Exception) else exc
+        # SQLAlchemy keeps the driver's own error as ``orig``; its text would add the SQL and parameters.
+        reason = getattr(cause, "orig", None) or cause
+        raise SymbolStoreError(
+            f"could not replace {self._what} ({reason}); the previous symbols are unchanged, "
+            "download the master contract again to retry"
+        ) from cause
+
+    @contextmanager
+    def watch(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as exc:
+            self._first = exc
+            raise
+
+
 # ------------------------------------------------------------------ stored session
 
 
@@ -311,6 +367,24 @@ def stored_session(user: str | None = None) -> StoredSession | None:
     if saved is None:
         return None
     return StoredSession(access_token=saved.access_token, feed_token=saved.feed_token, user=saved.client_code)
+
+
+def holds_session(access_token: str | None) -> bool:
+    """Whether the host still holds ``access_token`` as its mStock session (for background threads).
+
+    False once the user logged out or logged in again. Hosted, the lookup's database session
+    is released afterwards, as OpenAlgo's own keep-alive does with its lookups, so no read
+    transaction (and no SQLite lock) stays open on the calling thread.
+    """
+    try:
+        stored = stored_session()
+    finally:
+        if in_openalgo():
+            auth_db = sys.modules.get("database.auth_db")
+            release = getattr(getattr(auth_db, "db_session", None), "remove", None)
+            if release is not None:
+                release()
+    return stored is not None and bool(access_token) and stored.access_token == access_token
 
 
 # ------------------------------------------------------------------ streaming

@@ -75,7 +75,9 @@ def test_ticks_for_equity_option_and_currency(sandbox, adapter):
         assert reply["status"] == "success", reply
     adapter.connect()
     assert wait_until(lambda: all(adapter.published.get(t) for t in wanted.values()))
-    assert sandbox.feed.subscriptions()[(13, currency.token)] == 2  # currency on NSECD, not cash (D11)
+    # currency on NSECD, not cash (D11), in snap mode: its QUOTE carries open interest
+    assert sandbox.feed.subscriptions()[(13, currency.token)] == 3
+    assert "oi" in adapter.published.get(f"CDS_{currency.symbol}_QUOTE")
 
     price = sandbox.state.market.set_ltp("3045", 612.4, "NSE").ltp
     sandbox.feed.publish_now()
@@ -103,3 +105,22 @@ def test_depth_snapshot_from_the_sandbox_feed(sandbox, sandbox_token):
     snap = depth_snapshot(sandbox_token, "NSE", "3045", timeout=3)
     assert snap["token"] == "3045" and snap["ltp"] > 0
     assert len(snap["bids"]) == 5 and snap["bids"][0]["price"] <= snap["asks"][0]["price"]
+
+
+@pytest.mark.parametrize("framing", ["header", "bare", "big-endian"])
+def test_every_feed_framing_is_read(sandbox, adapter, framing):
+    # The sandbox's feed can frame its packets every way a source describes (issue 11 item 9).
+    previous = sandbox.feed.framing
+    sandbox.feed.framing = framing
+    try:
+        wanted = {("SBIN", "NSE", 2): "NSE_SBIN_QUOTE", ("RELIANCE", "NSE", 2): "NSE_RELIANCE_QUOTE",
+                  ("NIFTY", "NSE_INDEX", 1): "NSE_INDEX_NIFTY_LTP"}
+        for symbol, exchange, mode in wanted:
+            assert adapter.subscribe(symbol, exchange, mode)["status"] == "success"
+        adapter.connect()
+        assert wait_until(lambda: all(adapter.published.get(t) for t in wanted.values()))
+        price = sandbox.state.market.set_ltp("3045", 612.4, "NSE").ltp
+        sandbox.feed.publish_now()
+        assert wait_until(lambda: adapter.published.get("NSE_SBIN_QUOTE")["ltp"] == price)
+    finally:
+        sandbox.feed.framing = previous

@@ -15,6 +15,7 @@ from broker.mstock import config
 from broker.mstock.local.symbol_store import get_store, reset_stores
 from broker.mstock.orders import reconcile
 from broker.mstock.records import SymbolRecord
+from broker.mstock.transport.ratelimit import Unlimited
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -59,9 +60,10 @@ def symbols():
 
 @pytest.fixture
 def fast_reconcile(monkeypatch):
-    """Reconciliation polls without sleeping (module state is reset by tests/conftest.py)."""
+    """Reconciliation polls and looks orders up without sleeping."""
     monkeypatch.setattr(reconcile, "RECONCILE_DELAYS", (0.0, 0.0, 0.0))
     monkeypatch.setattr(reconcile, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(reconcile, "_detail_pace", Unlimited)
 
 
 def load(name: str) -> Any:

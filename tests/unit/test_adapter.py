@@ -27,10 +27,10 @@ SBIN_LTP = {"symbol": "SBIN", "exchange": "NSE", "mode": 1, "ltp": 812.35, "time
 SBIN_QUOTE = {
     **SBIN_LTP, "mode": 2, "open": 800.0, "high": 820.5, "low": 795.25, "close": 805.0, "volume": 1234567,
     "average_price": 810.45, "last_quantity": 15, "last_trade_quantity": 15, "total_buy_quantity": 150000,
-    "total_sell_quantity": 175000, "change": 7.35, "change_percent": 0.91,
+    "total_sell_quantity": 175000, "change": 7.35, "change_percent": 0.91, "oi": 0,
 }
 SBIN_DEPTH = {
-    **SBIN_QUOTE, "mode": 3, "oi": 0, "oi_change_percent": 0.0, "ltt": MOMENT_MS - 2000, "upper_circuit": 885.5,
+    **SBIN_QUOTE, "mode": 3, "oi_change_percent": 0.0, "ltt": MOMENT_MS - 2000, "upper_circuit": 885.5,
     "lower_circuit": 724.5, "high_52_week": 912.0, "low_52_week": 600.1, "bid_price": 812.3, "bid_size": 100,
     "ask_price": 812.4, "ask_size": 60, "depth": {"buy": DEPTH_BUY, "sell": DEPTH_SELL},
 }
@@ -115,7 +115,44 @@ def test_currency_streams_on_13_not_on_cash(adapter, published, feed_server):
     a.subscribe("USDINR29SEP26FUT", "CDS", 2)
     a.connect()
     assert wait_until(lambda: published.topics() == ["CDS_USDINR29SEP26FUT_QUOTE"])
-    assert feed_server.subscriptions() == {(13, "1594"): 2}
+    assert feed_server.subscriptions() == {(13, "1594"): 3}  # snap mode: it carries open interest
+
+
+@pytest.mark.parametrize("pooled", [False, True], ids=["proxy", "pool"])
+def test_derivative_quotes_carry_open_interest(adapter, published, feed_server, pooled):
+    # The Quote packet has no OI (spec 11.3); Snap Quote does, so derivatives are fed in snap
+    # mode and published as QUOTE, with the OI of the snap packet.
+    a = adapter()
+    a._uses_shared_zmq = pooled
+    a.subscribe("NIFTY30SEP26FUT", "NFO", 2)
+    a.connect()
+    assert wait_until(lambda: published.topics() == ["NFO_NIFTY30SEP26FUT_QUOTE"])
+    assert feed_server.subscriptions() == {(2, "35001"): 3}
+    payload = published.last("NFO_NIFTY30SEP26FUT_QUOTE")
+    assert (payload["mode"], payload["oi"], payload["ltp"]) == (2, 1_250_000, 24100.0)
+    assert "depth" not in payload and "bid_price" not in payload
+    assert a.subscriptions["NFO:NIFTY30SEP26FUT"]["mode"] == 2
+    # dropping to LTP needs no OI: the feed goes back to LTP packets
+    a.unsubscribe("NIFTY30SEP26FUT", "NFO", 2)
+    a.subscribe("NIFTY30SEP26FUT", "NFO", 1)
+    assert wait_until(lambda: feed_server.subscriptions() == {(2, "35001"): 1})
+
+
+def test_derivative_depth_carries_open_interest(adapter, published, feed_server):
+    a = adapter()
+    a.subscribe("NIFTY30SEP26FUT", "NFO", 3)
+    a.connect()
+    assert wait_until(lambda: published.topics() == ["NFO_NIFTY30SEP26FUT_DEPTH"])
+    assert published.last("NFO_NIFTY30SEP26FUT_DEPTH")["oi"] == 1_250_000
+
+
+def test_cash_quotes_stay_on_quote_packets_with_zero_oi(adapter, published, feed_server):
+    a = adapter()
+    a.subscribe("SBIN", "NSE", 2)
+    a.connect()
+    assert wait_until(lambda: published.topics() == ["NSE_SBIN_QUOTE"])
+    assert feed_server.subscriptions() == {(1, "3045"): 2}
+    assert published.last("NSE_SBIN_QUOTE")["oi"] == 0
 
 
 @pytest.mark.parametrize("exchange", ["MCX", "BCD", "NCDEX"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from responses import matchers
@@ -199,3 +201,48 @@ def test_scrip_master_error_envelope_raises(mock_api):
     add_route(mock_api, "market.scrip_master", {"status": "false", "message": "Invalid request. Please try again.", "errorcode": "IA401"}, status=401)
     with pytest.raises(errors.SessionExpired):
         _client().fetch_bytes("market.scrip_master")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _answer_after(mock_api, clock: _Clock, seconds: float, answer) -> None:
+    """The historical call takes ``seconds`` on ``clock``, then answers (or raises ``answer``)."""
+
+    def respond(request):
+        clock.now += seconds
+        if isinstance(answer, BaseException):
+            raise answer
+        return 200, {}, json.dumps(answer)
+
+    mock_api.add_callback("POST", url_for("market.historical"), callback=respond)
+
+
+def test_an_answer_tells_the_limiter_the_request_has_arrived(mock_api):
+    from broker.mstock.transport.ratelimit import RateLimiter
+
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    _answer_after(mock_api, clock, 0.01, OK)
+    _client(limiter=limiter).call("market.historical", json={})  # sent at 100.00, answered at 100.01
+    # the next data call may go one second after the answer, not one second after send + margin
+    assert limiter.acquire(Category.DATA) == pytest.approx(1.0)
+
+
+def test_no_answer_keeps_the_full_margin(mock_api):
+    from broker.mstock.transport.ratelimit import DEFAULT_MARGINS, RateLimiter
+
+    clock = _Clock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    _answer_after(mock_api, clock, 0.01, requests.exceptions.ReadTimeout("read timed out"))
+    with pytest.raises(errors.RequestTimeout):
+        _client(limiter=limiter, max_attempts=1).call("market.historical", json={})  # sent at 100.00, never answered
+    assert limiter.acquire(Category.DATA) == pytest.approx(1.0 + DEFAULT_MARGINS[Category.DATA] - 0.01)

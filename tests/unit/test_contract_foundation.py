@@ -33,6 +33,7 @@ def test_funds_exports_and_shapes(mock_api):
     assert _params(funds.get_margin_data) == ["auth"]
     assert _params(funds.test_auth_token) == ["auth"]
     add_route(mock_api, "user.funds", case="ok")
+    add_route(mock_api, "portfolio.positions", case="null")
     result = funds.get_margin_data(ACCESS_TOKEN)
     assert sorted(result) == ["availablecash", "collateral", "m2mrealized", "m2munrealized", "utiliseddebits"]
     assert all(isinstance(v, str) and v.count(".") == 1 and len(v.split(".")[1]) == 2 for v in result.values())
@@ -51,7 +52,15 @@ def test_plugin_json_declares_supported_exchanges():
     plugin = json.loads((ROOT / "broker" / "mstock" / "plugin.json").read_text())
     assert plugin["broker_type"] == "IN_stock"
     assert plugin["leverage_config"] is False
-    assert plugin["supported_exchanges"] == ["NSE", "BSE", "NFO", "BFO", "CDS", "NSE_INDEX", "BSE_INDEX"]
+    assert plugin["supported_exchanges"] == ["NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX", "NSE_INDEX", "BSE_INDEX"]
+
+
+def test_plugin_json_declares_every_exchange_the_plugin_serves():
+    from broker.mstock.mapping.exchanges import OA_EXCHANGES_SUPPORTED
+
+    declared = json.loads((ROOT / "broker" / "mstock" / "plugin.json").read_text())["supported_exchanges"]
+    assert len(declared) == len(set(declared))
+    assert set(declared) == set(OA_EXCHANGES_SUPPORTED)
 
 
 def test_no_gtt_module():
@@ -59,18 +68,13 @@ def test_no_gtt_module():
     assert not (ROOT / "broker" / "mstock" / "api" / "gtt_api.py").exists()
 
 
-def test_baseurl_for_keepalive():
-    baseurl = importlib.import_module("broker.mstock.api.baseurl")
-    assert baseurl.ROOT_URL.startswith("https://")
-
-
-def test_baseurl_follows_mstock_base_url(monkeypatch):
-    # OpenAlgo's keep-warm HEAD-pings ROOT_URL: pointed at the sandbox it must not ping mStock.
-    baseurl = importlib.import_module("broker.mstock.api.baseurl")
+def test_baseurl_gives_openalgos_keep_warm_no_origin(monkeypatch):
+    # OpenAlgo's keep-warm HEAD-pings ROOT_URL through its own HTTP client, a pool this plugin
+    # never uses: the plugin warms its own (transport/keepwarm.py), so nothing is advertised.
     monkeypatch.setenv("MSTOCK_BASE_URL", "http://127.0.0.1:18765")
-    assert getattr(baseurl, "ROOT_URL", None) == "http://127.0.0.1:18765"
-    assert getattr(baseurl, "BASE_URL", None) == "http://127.0.0.1:18765/openapi/typeb"
-    assert getattr(baseurl, "ORIGIN", None) is None
+    baseurl = importlib.import_module("broker.mstock.api.baseurl")
+    assert getattr(baseurl, "ROOT_URL", None) is None
+    assert getattr(baseurl, "BASE_URL", None) is None
 
 
 MODULES = [

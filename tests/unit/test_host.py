@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from broker.mstock import host
+from broker.mstock.local.symbol_store import SymbolStoreError
 from broker.mstock.records import SYMTOKEN_COLUMNS, SymbolRecord
 
 FAKE_OPENALGO = {
@@ -343,3 +344,111 @@ def test_symbol_records_follow_openalgos_cache_objects(openalgo, monkeypatch):
     # OpenAlgo reloads its cache after a download: new objects, new values.
     loaded = token_db.SymbolData(token="99999", lotsize=5)
     assert (lookup.get_symbol_info("SBIN", "NSE").token, lookup.get_symbol_info("SBIN", "NSE").lotsize) == ("99999", 5)
+
+
+def _freeze_table(tmp_path_factory_path: Path, entries: dict[tuple[str, str], int]) -> None:
+    (tmp_path_factory_path / "database" / "qty_freeze_db.py").write_text(textwrap.dedent(f"""
+        ENTRIES = {entries!r}
+        ASKED = []
+
+        def get_freeze_qty(symbol, exchange):
+            ASKED.append((symbol, exchange))
+            return ENTRIES.get((exchange, symbol), 1)  # OpenAlgo answers 1 when it has no entry
+    """))
+
+
+def test_freeze_quantity_comes_from_openalgos_freeze_table(openalgo, tmp_path):
+    _freeze_table(tmp_path, {("NFO", "NIFTY"): 1800})
+    lookup = host.symbols()
+    future = SymbolRecord("NIFTY28NOV24FUT", "NIFTY24NOVFUT", "NIFTY", "NFO", "NFO", "35001", "28-NOV-24", 0.0, 25, "FUT", 0.1)
+    unknown = SymbolRecord("XYZ28NOV24FUT", "XYZ24NOVFUT", "XYZ", "NFO", "NFO", "35002", "28-NOV-24", 0.0, 25, "FUT", 0.1)
+    equity = SymbolRecord("SBIN", "SBIN-EQ", "STATE BANK", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)
+    assert lookup.freeze_quantity(future) == 1800
+    assert lookup.freeze_quantity(unknown) is None
+    assert lookup.freeze_quantity(equity) is None
+    assert sys.modules["database.qty_freeze_db"].ASKED == [("NIFTY", "NFO"), ("XYZ", "NFO")]
+
+
+def test_no_freeze_table_in_older_openalgo_means_no_freeze_quantity(openalgo):
+    future = SymbolRecord("NIFTY28NOV24FUT", "NIFTY24NOVFUT", "NIFTY", "NFO", "NFO", "35001", "28-NOV-24", 0.0, 25, "FUT", 0.1)
+    assert host.symbols().freeze_quantity(future) is None
+
+
+def test_standalone_store_knows_no_freeze_quantity(symbols):
+    assert symbols.freeze_quantity(symbols.get_symbol_info("NIFTY28NOV24FUT", "NFO")) is None
+
+
+class _DriverError(Exception):
+    """What a database driver raises (wrapped by SQLAlchemy, which keeps it as ``orig``)."""
+
+
+class _WrappedError(Exception):
+    def __init__(self, orig: Exception) -> None:
+        super().__init__(f"({type(orig).__name__}) {orig}\n[SQL: INSERT INTO symtoken ...]\n[parameters: ...]")
+        self.orig = orig
+
+
+def test_a_full_disk_in_openalgos_database_names_the_first_cause(openalgo, monkeypatch):
+    symbol_db = importlib.import_module("database.symbol")
+    table_rows = ["old rows"]
+
+    class Connection:
+        def execute(self, statement, params=None):
+            if statement == ("insert",):
+                raise _WrappedError(_DriverError("database or disk is full"))
+
+    class Begin:
+        def __enter__(self):
+            return Connection()
+
+        def __exit__(self, kind, exc, tb):
+            if exc is not None:
+                # the driver already rolled back on its own: the second rollback fails
+                raise _DriverError("cannot rollback - no transaction is active")
+            return False
+
+    monkeypatch.setattr(symbol_db, "engine", type("Engine", (), {"begin": lambda self: Begin()})())
+    rows = [("SBIN", "SBIN-EQ", "SBI", "NSE", "NSE", "3045", "", 0.0, 1, "EQ", 0.05)]
+    with pytest.raises(SymbolStoreError) as caught:
+        host.replace_symbol_table(rows, expected_columns=SYMTOKEN_COLUMNS)
+    assert str(caught.value) == (
+        "could not replace OpenAlgo's symbol table (database or disk is full); the previous symbols are "
+        "unchanged, download the master contract again to retry"
+    )
+    assert table_rows == ["old rows"]
+
+
+def test_a_full_disk_under_openalgos_sqlite_keeps_the_table_and_names_the_cause(openalgo_sqlite, monkeypatch):
+    import sqlite3
+
+    symbol_db = importlib.import_module("database.symbol")
+    real = symbol_db.engine.raw_connection
+
+    def nearly_full():
+        pooled = real()
+        pages = pooled.driver_connection.execute("PRAGMA page_count").fetchone()[0]
+        pooled.driver_connection.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk fills up
+        return pooled
+
+    monkeypatch.setattr(symbol_db.engine, "raw_connection", nearly_full)
+    before = _table(openalgo_sqlite)
+    many = [(f"S{i}", f"S{i}-EQ", "X" * 60, "NSE", "NSE", str(i), "", 0.0, 1, "EQ", 0.05) for i in range(5000)]
+    with pytest.raises(host.SymbolStoreError) as caught:
+        host.replace_symbol_table(many, expected_columns=SYMTOKEN_COLUMNS)
+    assert "database or disk is full" in str(caught.value) and "rollback" not in str(caught.value)
+    assert _table(openalgo_sqlite) == before
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+
+
+def test_holds_session_releases_openalgos_database_session(openalgo, monkeypatch):
+    auth_db = importlib.import_module("database.auth_db")
+    released = []
+    monkeypatch.setattr(auth_db, "db_session", type("S", (), {"remove": lambda self: released.append(1)})(), raising=False)
+    assert host.holds_session("stored-token-of-trader1") is True
+    assert host.holds_session("an-older-token") is False
+    assert host.holds_session(None) is False
+    assert released == [1, 1, 1]  # no read transaction left open on the keep-warm thread
+
+
+def test_standalone_holds_session_follows_the_saved_session():
+    assert host.holds_session("any-token") is False  # nothing saved

@@ -188,3 +188,22 @@ def test_modify_cannot_switch_the_side(mock_api, symbols):
     assert (status, body["message"]) == (
         400, f"order {OID} is a BUY order; a modification cannot change it to SELL")
     assert writes(mock_api, "PUT") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"price": -5}, "price cannot be negative"),
+        ({"quantity": 0}, "quantity must be a positive whole number"),
+        ({"symbol": "NOSUCH"}, "unknown symbol NOSUCH on NSE"),
+        ({"pricetype": "SL", "trigger_price": 580}, "trigger_price 580 must not be above the limit price 571.5"),
+    ],
+)
+def test_modify_checks_its_own_input_before_reading_the_order_book(mock_api, symbols, change, reason):
+    # A dead session would answer the book read with IA401 and hide the real problem.
+    add_route(mock_api, "orders.list", {"status": "false", "message": "Invalid request. Please try again.",
+                                        "errorcode": "IA401", "data": None}, status=401)
+    body, status = order_api.modify_order({**MODIFY, **change}, ACCESS_TOKEN)
+    assert status == 400
+    assert reason in body["message"]
+    assert len(mock_api.calls) == 0  # nothing was read, nothing was sent

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 import requests
 from responses import matchers
 
 from broker.mstock.api import order_api
 from broker.mstock.api.boundary import BrokerResponse
+from broker.mstock.clock import IST
 from broker.mstock.orders import tags
 
 from ..helpers import ACCESS_TOKEN, add_route, load_fixture, sent_json, url_for
@@ -147,6 +150,8 @@ def test_unreadable_book_during_reconciliation_is_reported(mock_api, symbols, mo
 
 def test_book_without_tags_is_settled_through_order_details(mock_api, symbols, monkeypatch):
     fixed_tag(monkeypatch)
+    # sent a minute before the book rows' update time (2024-Nov-06 12:42:18)
+    monkeypatch.setattr("broker.mstock.orders.placement.now_ist", lambda: datetime(2024, 11, 6, 12, 41, tzinfo=IST))
     add_route(mock_api, "orders.place", requests.exceptions.ReadTimeout("read timed out"))
     add_route(mock_api, "orders.list", book(order_row(orderid="1181250130104"), order_row(orderid="1181250130105")))
     details = load_fixture("orders.details", "ok")

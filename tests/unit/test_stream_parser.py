@@ -205,3 +205,95 @@ def test_depth_flags_are_recorded_per_side():
     parser = FeedParser()
     parser.feed(packet(3))
     assert parser.stats.depth_flags == {"bid": {1}, "ask": {0}}
+
+
+# --- a third framing: big-endian packet count, a big-endian length before each packet ------
+# (issue 11 item 9: what a tested third-party mStock client reads, and the shape of the
+# splitter the official SDK ships)
+
+
+def length_prefixed(*packets: bytes) -> bytes:
+    return struct.pack(">H", len(packets)) + b"".join(struct.pack(">H", len(p)) + p for p in packets)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"), [(1, LTP_EXPECTED), (2, QUOTE_EXPECTED), (3, SNAP_EXPECTED)], ids=["ltp", "quote", "snap"]
+)
+def test_length_prefixed_single_packet(mode, expected):
+    parser = FeedParser()
+    assert parser.feed(length_prefixed(packet(mode))) == [expected]
+    assert (parser.stats.packets, parser.stats.malformed) == (1, 0)
+
+
+def test_length_prefixed_frame_may_mix_packet_sizes():
+    frame = length_prefixed(packet(1, "26000"), packet(2, "3045", seq=2), packet(3, "2885", seq=3))
+    ticks = FeedParser().feed(frame)
+    assert [(t["mode"], t["token"], t["sequence"]) for t in ticks] == [(1, "26000", 7), (2, "3045", 2), (3, "2885", 3)]
+
+
+def test_a_long_length_prefixed_batch():
+    packets = [packet(2, str(1000 + i), seq=i) for i in range(300)]  # a count above 255 needs both bytes
+    ticks = FeedParser().feed(length_prefixed(*packets))
+    assert [t["sequence"] for t in ticks] == list(range(300))
+
+
+def test_each_framing_reads_only_its_own_frames():
+    # The same packets framed three ways give the same ticks; none is mistaken for another.
+    packets = (packet(2, "3045", seq=1), packet(2, "2885", seq=2))
+    results = [FeedParser().feed(f) for f in (framed(*packets), length_prefixed(*packets), b"".join(packets))]
+    assert results[0] == results[1] == results[2]
+    assert [t["token"] for t in results[0]] == ["3045", "2885"]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        length_prefixed(packet(2), packet(2))[:-1],  # the last packet is one byte short
+        struct.pack(">H", 3) + struct.pack(">H", 123) + packet(2),  # promises three packets, holds one
+        b"\x01\x00\x33",  # three bytes: too short for any framing
+    ],
+    ids=["short-packet", "missing-packets", "three-bytes"],
+)
+def test_truncated_length_prefixed_frames_are_counted(frame):
+    parser = FeedParser()
+    assert parser.feed(frame) == []
+    assert parser.stats.truncated + parser.stats.malformed == 1
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        length_prefixed(packet(2)) + b"\x00",  # a stray byte after the last packet
+        struct.pack(">H", 1) + struct.pack(">H", 100) + bytes(100),  # a length no packet has
+    ],
+    ids=["stray-byte", "unknown-length"],
+)
+def test_frames_that_fit_no_framing_are_malformed(frame):
+    parser = FeedParser()
+    assert parser.feed(frame) == []
+    assert parser.stats.malformed == 1
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_bad_frames_are_logged_at_most_once_a_minute_and_never_stop_the_feed(caplog):
+    clock = _Clock()
+    parser = FeedParser(clock=clock)
+    with caplog.at_level("WARNING", logger="broker.mstock.streaming.parser"):
+        for _ in range(500):
+            parser.feed(bytes(60))
+            clock.now += 0.1  # 500 bad frames over 50 s
+        assert parser.feed(packet(1)) == [LTP_EXPECTED]
+        clock.now += 15.0  # a minute after the first report
+        parser.feed(bytes(61))
+    lines = [r.getMessage() for r in caplog.records if "feed frame" in r.getMessage()]
+    assert len(lines) == 2
+    assert "500 skipped so far" not in lines[0] and "1 skipped so far" in lines[0]
+    assert "501 skipped so far" in lines[1] and "500 since the last report" in lines[1]
+    assert parser.stats.malformed == 501

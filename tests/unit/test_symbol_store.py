@@ -158,3 +158,23 @@ def test_an_in_memory_store_works_for_quick_tools():
     mem.replace_all(ROWS)
     assert mem.get_token("SBIN", "NSE") == "3045"
     mem.close()
+
+
+def test_a_full_disk_keeps_the_table_and_names_the_first_cause(store, tmp_path):
+    # SQLite rolls a transaction back by itself when the disk fills; a second ROLLBACK must
+    # not replace "database or disk is full" with "cannot rollback - no transaction is active".
+    conn = store._conn()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages + 4}")  # the disk is full a few pages from now
+    big = [("X%d" % i, "X%d-EQ" % i, "X" * 60, "NSE", "NSE", str(i), "", 0.0, 1, "EQ", 0.05) for i in range(20000)]
+    with pytest.raises(SymbolStoreError) as caught:
+        store.replace_all(big)
+    assert "database or disk is full" in str(caught.value)
+    assert "rollback" not in str(caught.value)
+    assert "previous symbols are unchanged" in str(caught.value)
+    assert store.get_token("SBIN", "NSE") == "3045"
+    fresh = SymbolStore(f"sqlite:///{tmp_path / 'store.db'}")
+    assert fresh.count() == 5
+    fresh.close()
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    assert store.replace_all([ACC_BSE]) == 1  # and the store still works once there is room

@@ -184,6 +184,8 @@ def explain_login_failure(exc: MStockError) -> str:
 
 def request_otp(password: str) -> tuple[str, str]:
     """OTP accounts, step 1 (spec 3.1): triggers the OTP; returns (request token, broker message)."""
+    if not password:
+        raise ValidationError("Password is required.")
     settings = config.settings()
     client = _login_client()
     try:
@@ -195,6 +197,10 @@ def request_otp(password: str) -> tuple[str, str]:
 def login_with_otp(otp: str, request_token: str) -> LoginResult:
     """OTP accounts, step 2 (spec 3.2): exchange the request token and the OTP for a session."""
     register_secret(otp, request_token)
+    if not str(otp).strip().isdigit():
+        raise ValidationError("the OTP must be the numeric code mStock sent (digits only)")
+    if not str(request_token).strip():
+        raise ValidationError("the OTP request has expired or was never made: request a new OTP")
     client = _login_client()
     try:
         data = client.call("auth.session_token", json={"refreshToken": str(request_token), "otp": str(otp).strip()})

@@ -6,16 +6,17 @@ OpenAlgo never relays a failure as a margin figure.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import host
 from ..orders.margin import calculate_margin
 from ..transport.client import get_client
-from .boundary import BrokerResponse, returns_response_pair
+from .boundary import AuthToken, BrokerResponse, returns_response_pair
 
 
 @returns_response_pair
-def calculate_margin_api(positions: list[dict[str, Any]], auth: str) -> tuple[BrokerResponse, dict[str, Any]]:
+def calculate_margin_api(positions: Sequence[Mapping[str, Any]], auth: AuthToken) -> tuple[BrokerResponse, dict[str, Any]]:
     """Returns ``(BrokerResponse(200), {"status": "success", "data": {...}})`` or a non-200 pair.
 
     ``data`` holds ``total_margin_required``, ``span_margin``, ``exposure_margin``,

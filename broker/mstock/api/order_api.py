@@ -22,12 +22,20 @@ infrastructure every broker has, the ~1 s position cache (``_get_cached_position
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .. import host
 from ..orders import book, bulk, placement, portfolio, smart
 from ..transport.client import get_client
-from .boundary import BrokerResponse, returns_dict_status, returns_error_dict, returns_order_tuple
+from .boundary import (
+    AuthToken,
+    BrokerResponse,
+    checks_arguments,
+    returns_dict_status,
+    returns_error_dict,
+    returns_order_tuple,
+)
 
 
 def _accepted(orderid: str) -> tuple[BrokerResponse, dict[str, Any], str]:
@@ -36,13 +44,13 @@ def _accepted(orderid: str) -> tuple[BrokerResponse, dict[str, Any], str]:
 
 
 @returns_order_tuple
-def place_order_api(data: dict[str, Any], auth: str):
+def place_order_api(data: Mapping[str, Any], auth: AuthToken):
     """Place an order. Returns ``(res, response_data, orderid)``; ``res.status`` 200 = accepted."""
     return _accepted(placement.place(get_client(auth), data, host.symbols()))
 
 
 @returns_order_tuple
-def place_smartorder_api(data: dict[str, Any], auth: str):
+def place_smartorder_api(data: Mapping[str, Any], auth: AuthToken):
     """Place whatever order brings the position to ``position_size`` (contract 4.2).
 
     Returns ``(None, {"status": "success", "message": "...No action needed..."}, None)``
@@ -55,18 +63,19 @@ def place_smartorder_api(data: dict[str, Any], auth: str):
 
 
 @returns_dict_status
-def modify_order(data: dict[str, Any], auth: str):
+def modify_order(data: Mapping[str, Any], auth: AuthToken):
     """Modify an open order. Returns ``({"status": "success", "orderid": ...}, 200)`` or an error pair."""
     return placement.modify(get_client(auth), data, host.symbols()), 200
 
 
 @returns_dict_status
-def cancel_order(orderid: str, auth: str):
+def cancel_order(orderid: str | int | None, auth: AuthToken):
     """Cancel one order with its real variety. Returns ``(dict, status)``."""
     return placement.cancel(get_client(auth), orderid), 200
 
 
-def cancel_all_orders_api(data: dict[str, Any], auth: str) -> tuple[list[str], list[str]]:
+@checks_arguments
+def cancel_all_orders_api(data: Any, auth: AuthToken) -> tuple[list[str], list[str]]:
     """Cancel every open and trigger-pending order. Returns ``(cancelled ids, failed ids)``.
 
     No boundary decorator: OpenAlgo's contract has no error shape for this function, and
@@ -77,12 +86,13 @@ def cancel_all_orders_api(data: dict[str, Any], auth: str) -> tuple[list[str], l
 
 
 @returns_dict_status
-def close_all_positions(api_key: str, auth: str):
+def close_all_positions(api_key: Any, auth: AuthToken):
     """Square off every open position. Returns ``(dict, status)``; partial failure is an error."""
     return bulk.close_all(get_client(auth), host.symbols())
 
 
-def get_open_position(tradingsymbol: str, exchange: str, product: str, auth: str) -> str:
+@checks_arguments
+def get_open_position(tradingsymbol: str, exchange: str, product: str, auth: AuthToken) -> str:
     """Net quantity of (symbol, exchange, product) as a string, ``"0"`` when flat.
 
     ``product`` may be OpenAlgo's (CNC/MIS/NRML) or mStock's (DELIVERY/INTRADAY/CARRYFORWARD).
@@ -92,24 +102,24 @@ def get_open_position(tradingsymbol: str, exchange: str, product: str, auth: str
 
 
 @returns_error_dict
-def get_order_book(auth: str):
+def get_order_book(auth: AuthToken):
     """Today's order rows (``[]`` on an empty day) or ``{"status": "error", ...}``."""
     return book.order_rows(get_client(auth))
 
 
 @returns_error_dict
-def get_trade_book(auth: str):
+def get_trade_book(auth: AuthToken):
     """Today's trade rows (``[]`` on an empty day) or ``{"status": "error", ...}``."""
     return book.trade_rows(get_client(auth))
 
 
 @returns_error_dict
-def get_positions(auth: str):
+def get_positions(auth: AuthToken):
     """Position rows with ``ltp`` attached to the open ones, or ``{"status": "error", ...}``."""
     return portfolio.positions_with_ltp(get_client(auth), host.symbols())
 
 
 @returns_error_dict
-def get_holdings(auth: str):
+def get_holdings(auth: AuthToken):
     """Holding rows (``[]`` when there are none) or ``{"status": "error", ...}``."""
     return portfolio.fetch_holdings(get_client(auth))

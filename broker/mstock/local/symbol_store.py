@@ -256,15 +256,30 @@ class SymbolStore:
                         (generation, datetime.now(timezone.utc).isoformat(timespec="seconds")),
                     )
                     conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
+                except BaseException as first:
+                    self._roll_back(conn, first)
                     raise
             except sqlite3.Error as exc:
-                raise SymbolStoreError(f"could not replace the symbol table in {self.path}: {exc}") from exc
+                raise SymbolStoreError(
+                    f"could not replace the symbol table in {self.path}: {exc}; the previous symbols are unchanged"
+                ) from exc
             self._index = _Index([tuple(r) for r in data] if data and type(data[0]) is not tuple else data, generation)
             self._next_check = time.monotonic() + (self._refresh_seconds or 0.0)
         self._checkpoint_later()
         return len(data)
+
+    def _roll_back(self, conn: sqlite3.Connection, first: BaseException) -> None:
+        """Undo the replace, keeping ``first`` as the error that counts.
+
+        SQLite already rolled back on some errors (a full disk, an I/O error): a second
+        ROLLBACK would fail with "no transaction is active" and hide the real cause.
+        """
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("symbol store %s: rollback after %r failed too: %s", self.path, first, exc)
 
     def count(self) -> int:
         return len(self._current().rows)
@@ -309,6 +324,10 @@ class SymbolStore:
     def get_record_by_token(self, token: str, exchange: str) -> SymbolRecord | None:
         row = self._current().by_token.get(exchange, _EMPTY).get(str(token))
         return None if row is None else SymbolRecord(*row)
+
+    def freeze_quantity(self, record: SymbolRecord) -> int | None:
+        """Always ``None``: the mStock master carries no freeze quantity (spec 8.4)."""
+        return None
 
     def search(self, query: str, exchange: str | None = None, limit: int = 50) -> list[SymbolRecord]:
         """Rows matching every term of ``query`` (symbol, brsymbol, name, token, or strike).

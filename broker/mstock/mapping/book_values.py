@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ..clock import IST
 from ..transport.error_codes import readable_reason
 
 _MISSING = (None, "", "None", "none", "null", "NULL", "NA", "N/A")
@@ -62,17 +63,29 @@ def lower_keys(row: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k).lower(): v for k, v in row.items()}
 
 
+def _parsed(raw: str) -> datetime | None:
+    for fmt in _INPUT_FORMATS:
+        try:
+            return datetime.strptime(raw, fmt)
+        except ValueError:
+            continue
+    return None
+
+
 def timestamp(value: Any) -> str:
     """A book timestamp as ``DD-Mon-YYYY HH:MM:SS``; unreadable text passes through cleaned."""
     raw = _BLANK_AFTER_COLON.sub(":", text(value))
     if not raw:
         return ""
-    for fmt in _INPUT_FORMATS:
-        try:
-            return datetime.strptime(raw, fmt).strftime(TIMESTAMP_FORMAT)
-        except ValueError:
-            continue
-    return raw
+    moment = _parsed(raw)
+    return moment.strftime(TIMESTAMP_FORMAT) if moment is not None else raw
+
+
+def book_time(value: Any) -> datetime | None:
+    """A book timestamp as an aware IST ``datetime`` (mStock speaks IST), ``None`` if unreadable."""
+    raw = _BLANK_AFTER_COLON.sub(":", text(value))
+    moment = _parsed(raw) if raw else None
+    return moment.replace(tzinfo=IST) if moment is not None else None
 
 
 def rejection_reason(value: Any) -> str:

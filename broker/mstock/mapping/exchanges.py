@@ -53,6 +53,10 @@ FEED_EXCHANGE_TYPE: Final = MappingProxyType(
 
 FEED_EXCHANGE_NAMES: Final = MappingProxyType({1: "NSECM", 2: "NSEFO", 3: "BSECM", 4: "BSEFO", 13: "NSECD"})
 
+# Feed segments of derivatives: their instruments have open interest, which only the Snap
+# Quote packet carries (spec 11.3), so a QUOTE subscription there is fed in snap mode.
+FEED_OI_EXCHANGE_TYPES: Final[frozenset[int]] = frozenset({2, 4, 13})
+
 # --- instrument types --------------------------------------------------------------------
 
 # Segment of each mStock instrument type (master ``instrumenttype`` and book

@@ -14,12 +14,14 @@ the DOC sample's 5 x 2250 = 11250 for a delivery buy confirms it), and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadResponse, ValidationError
 from .book_values import as_float
 from .codes import ACTIONS, PRODUCT_TO_MSTOCK
-from .transform_data import tradable_instrument
+from ..records import SymbolRecord
+from .transform_data import check_price_range, check_quantity_limit, tradable_instrument
 
 if TYPE_CHECKING:
     from ..host import SymbolLookup
@@ -34,28 +36,35 @@ BREAKUP_TO_OPENALGO: dict[str, str] = {
 }
 
 
-def _number_text(value: Any, field: str, symbol: str) -> str:
-    """A price as the string mStock expects (``"194.50"`` kept as sent, ``0`` -> ``"0"``)."""
+def _number_text(value: Any, field: str, record: SymbolRecord) -> str:
+    """A price as the string mStock expects (``"194.50"`` kept as sent, ``0`` -> ``"0"``).
+
+    0 means "no price" (a market leg); anything else must be finite and in the sane range
+    orders are held to.
+    """
     if value is None or value == "":
         return "0"
     number = as_float(value, float("nan"))
     if number != number or number < 0:
-        raise ValidationError(f"{field} {value!r} of {symbol} is not a non-negative number")
+        raise ValidationError(f"{field} {value!r} of {record.symbol} is not a non-negative number")
+    if number:
+        check_price_range(Decimal(repr(number)), field, record)
     if isinstance(value, str):
         return value.strip()
     return format(number, "f").rstrip("0").rstrip(".") or "0"
 
 
-def _json_number(value: Any, field: str, symbol: str) -> int | float:
-    number = float(_number_text(value, field, symbol))
+def _json_number(value: Any, field: str, record: SymbolRecord) -> int | float:
+    number = float(_number_text(value, field, record))
     return int(number) if number.is_integer() else number
 
 
-def _quantity(value: Any, symbol: str) -> str:
+def _quantity(value: Any, record: SymbolRecord) -> str:
     text = str(value).strip() if value is not None else ""
     number = as_float(text, float("nan"))
     if number != number or not number.is_integer() or number <= 0:
-        raise ValidationError(f"quantity {value!r} of {symbol} must be a whole number above 0")
+        raise ValidationError(f"quantity {value!r} of {record.symbol} must be a whole number above 0")
+    check_quantity_limit(int(number), record, None)
     return str(int(number))
 
 
@@ -73,12 +82,12 @@ def margin_leg(position: Mapping[str, Any], lookup: "SymbolLookup") -> dict[str,
     return {
         "product_type": PRODUCT_TO_MSTOCK[product],
         "transaction_type": action,
-        "quantity": _quantity(position.get("quantity"), symbol),
-        "price": _number_text(position.get("price"), "price", symbol),
+        "quantity": _quantity(position.get("quantity"), record),
+        "price": _number_text(position.get("price"), "price", record),
         "exchange": record.brexchange,
         "symbol_name": record.brsymbol,
         "token": str(record.token),
-        "trigger_price": _json_number(position.get("trigger_price"), "trigger_price", symbol),
+        "trigger_price": _json_number(position.get("trigger_price"), "trigger_price", record),
     }
 
 

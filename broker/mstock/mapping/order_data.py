@@ -238,6 +238,23 @@ def _value(quantity: int, average: float, reported: float) -> float:
     return estimate
 
 
+def position_pnl(row: dict[str, Any], ltp: float | None) -> tuple[float, float | None]:
+    """(realised, unrealised) P&L of a lower-cased position row, in rupees, unrounded.
+
+    Realised is the matched quantity's profit, min(bought, sold) x (sell avg - buy avg);
+    unrealised is the rest of multiplier x (sell value - buy value + net qty x LTP), so the
+    two always add up to the P&L :func:`position_figures` reports. Without an LTP the
+    unrealised part of an open position is unknown (``None``); a flat one has none.
+    """
+    net = as_int(row.get("netqty"))
+    buy_qty, buy_avg, buy_value, sell_qty, sell_avg, sell_value = _side(row)
+    multiplier = as_float(row.get("multiplier"), 1.0) or 1.0
+    realised = min(buy_qty, sell_qty) * (sell_avg - buy_avg) * multiplier
+    if ltp is None:
+        return realised, (0.0 if net == 0 else None)
+    return realised, (sell_value - buy_value + net * ltp) * multiplier - realised
+
+
 def position_figures(row: dict[str, Any], ltp: float | None) -> tuple[int, float, float]:
     """(net quantity, average price of the open side, P&L) of a lower-cased position row.
 
@@ -246,29 +263,30 @@ def position_figures(row: dict[str, Any], ltp: float | None) -> tuple[int, float
     (the matched quantity) can be known, and that is what is reported.
     """
     net = as_int(row.get("netqty"))
-    buy_qty, buy_avg, buy_value, sell_qty, sell_avg, sell_value = _side(row)
-    multiplier = as_float(row.get("multiplier"), 1.0) or 1.0
+    _, buy_avg, _, _, sell_avg, _ = _side(row)
     average = buy_avg if net > 0 else sell_avg if net < 0 else 0.0
-    if ltp is None:
-        pnl = min(buy_qty, sell_qty) * (sell_avg - buy_avg)
-    else:
-        pnl = sell_value - buy_value + net * ltp
-    return net, round(average, 4), round(pnl * multiplier, 2)
+    realised, unrealised = position_pnl(row, ltp)
+    return net, round(average, 4), round(realised + (unrealised or 0.0), 2)
+
+
+def known_ltp(row: dict[str, Any]) -> float | None:
+    """The LTP ``get_positions`` attached to a (lower-cased) row, ``None`` when it has none."""
+    ltp = as_float(row.get("ltp"), -1.0)
+    return ltp if ltp >= 0 and "ltp" in row else None
 
 
 def position_row(row: dict[str, Any], lookup: "SymbolLookup") -> dict[str, Any]:
     """One position (spec 5.1, plus the ``ltp`` ``get_positions`` attaches) as OpenAlgo's row."""
     symbol, exchange, _ = instrument_of(row, lookup)
-    ltp = as_float(row.get("ltp"), -1.0)
-    known_ltp = ltp if ltp >= 0 and "ltp" in row else None
-    net, average, pnl = position_figures(row, known_ltp)
+    ltp = known_ltp(row)
+    net, average, pnl = position_figures(row, ltp)
     return {
         "symbol": symbol,
         "exchange": exchange,
         "product": _product(row.get("producttype"), exchange),
         "quantity": net,
         "average_price": average,
-        "ltp": known_ltp if known_ltp is not None else 0.0,
+        "ltp": ltp if ltp is not None else 0.0,
         "pnl": pnl,
     }
 

@@ -39,7 +39,9 @@ def parse_decimal(value: Any, error: str) -> Decimal:
 
 def whole_units(number: Decimal, field: str, original: Any) -> int:
     """``number`` as an int if it is finite and whole (``10.0`` is, ``10.5`` is not)."""
-    if not number.is_finite() or number != number.to_integral_value():
+    if not number.is_finite():
+        raise ValueError(f"{field} must be a finite number, got {original!r}")
+    if number != number.to_integral_value():
         raise ValueError(f"{field} must be a whole number of units, got {original!r}")
     return int(number)
 
@@ -147,7 +149,9 @@ class ModifyOrder(_Order):
     @field_validator("orderid", mode="before")
     @classmethod
     def _orderid(cls, value: Any) -> str:
-        # mStock ids may arrive with spaces (spec 4.4: " 1191241106101").
+        # mStock ids may arrive with spaces (spec 4.4: " 1191241106101") or as numbers.
+        if isinstance(value, bool) or not isinstance(value, (str, int, type(None))):
+            raise ValueError(f"orderid must be text or a number, got {type(value).__name__}")
         text = "" if value is None else str(value).strip()
         if not text:
             raise ValueError("orderid is required")

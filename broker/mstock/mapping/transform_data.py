@@ -9,7 +9,14 @@ Rules (stated once, applied to place and modify):
   exchanges (NSE_INDEX, BSE_INDEX) are quote-only. The request carries the row's
   ``brsymbol`` as ``tradingsymbol``, its ``token`` and its ``brexchange`` (see
   ``mapping/exchanges.py``).
-* Quantities are units (contract 4.1) and must be a positive multiple of the lot size.
+* Quantities are units (contract 4.1) and must be a positive multiple of the lot size, at
+  most the instrument's freeze quantity when the host knows one (OpenAlgo keeps them in its
+  freeze-quantity table; the mStock master has no such column), else at most
+  ``MAX_ORDER_QUANTITY`` (10,000,000 units): a sanity cap far above any real order, so that
+  a typo such as 10^12 is refused here instead of reaching mStock's risk checks.
+* Numbers must be finite (no NaN, no infinity), and every price that is sent (limit price,
+  trigger price) must be more than 0 and at most ``MAX_PRICE`` (10,000,000 rupees per
+  unit), far above any instrument traded in India.
 * Products: CNC only for cash equity, NRML only for derivatives, MIS for both.
 * Prices: LIMIT and SL need ``price > 0``; SL and SL-M need ``trigger_price > 0``; a buy
   stop-limit needs trigger <= price, a sell stop-limit trigger >= price. MARKET sends
@@ -54,6 +61,10 @@ TRADABLE_EXCHANGES = CASH_EXCHANGES | DERIVATIVE_EXCHANGES
 
 DURATION = "DAY"
 _SNAP_TOLERANCE = Decimal("0.000001")  # in ticks
+
+# Sanity limits (module rules above): no real order comes near them.
+MAX_ORDER_QUANTITY = 10_000_000
+MAX_PRICE = Decimal("10000000")
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,31 @@ def check_quantity(quantity: int, record: SymbolRecord) -> None:
         )
 
 
+def check_quantity_limit(quantity: int, record: SymbolRecord, freeze: int | None) -> None:
+    """At most the freeze quantity (when known), else at most :data:`MAX_ORDER_QUANTITY`."""
+    if freeze is not None and freeze > 0:
+        if quantity > freeze:
+            raise ValidationError(
+                f"quantity {quantity} of {record.symbol} on {record.exchange} is above its freeze quantity "
+                f"{freeze}: the exchange refuses larger orders; split it into orders of at most {freeze}"
+            )
+        return
+    if quantity > MAX_ORDER_QUANTITY:
+        raise ValidationError(
+            f"quantity {quantity} of {record.symbol} on {record.exchange} is above {MAX_ORDER_QUANTITY} units, "
+            "the most one order may carry when the instrument has no known freeze quantity: check the quantity"
+        )
+
+
+def check_price_range(value: Decimal, field: str, record: SymbolRecord) -> None:
+    """A price that will be sent must be more than 0 and at most :data:`MAX_PRICE`."""
+    if not 0 < value <= MAX_PRICE:
+        raise ValidationError(
+            f"{field} {format(value.normalize(), 'f')} of {record.symbol} on {record.exchange} is outside the sane "
+            f"range of more than 0 and at most {MAX_PRICE} rupees: check the {field.replace('_', ' ')}"
+        )
+
+
 def check_product(product: str, record: SymbolRecord) -> None:
     if product == "CNC" and is_derivative(record):
         raise ValidationError(
@@ -147,7 +183,8 @@ def check_product(product: str, record: SymbolRecord) -> None:
         )
 
 
-def check_prices(pricetype: str, action: str, price: Decimal, trigger: Decimal) -> None:
+def check_prices(pricetype: str, action: str | None, price: Decimal, trigger: Decimal) -> None:
+    """Prices the price type needs; ``action=None`` skips the side-dependent stop-limit rule."""
     if pricetype in ("LIMIT", "SL") and price <= 0:
         raise ValidationError(f"a {pricetype} order needs a price greater than 0")
     if pricetype in ("SL", "SL-M") and trigger <= 0:
@@ -188,13 +225,17 @@ def format_price(value: Decimal, tick_size: float, *, field: str, record: Symbol
     return f"{nearest * tick:.{_decimals(tick)}f}"
 
 
-def _priced(order: PlaceOrder | ModifyOrder, record: SymbolRecord) -> tuple[str, str]:
-    check_prices(order.pricetype, order.action, order.price, order.trigger_price)
-    price = "0" if order.pricetype in ("MARKET", "SL-M") else format_price(
-        order.price, record.tick_size, field="price", record=record
-    )
-    trigger = "0" if order.pricetype in ("MARKET", "LIMIT") else format_price(
-        order.trigger_price, record.tick_size, field="trigger_price", record=record
+def _priced(order: PlaceOrder | ModifyOrder, record: SymbolRecord, *, side_known: bool = True) -> tuple[str, str]:
+    check_prices(order.pricetype, order.action if side_known else None, order.price, order.trigger_price)
+    sends_price = order.pricetype in ("LIMIT", "SL")
+    sends_trigger = order.pricetype in ("SL", "SL-M")
+    if sends_price:
+        check_price_range(order.price, "price", record)
+    if sends_trigger:
+        check_price_range(order.trigger_price, "trigger_price", record)
+    price = format_price(order.price, record.tick_size, field="price", record=record) if sends_price else "0"
+    trigger = (
+        format_price(order.trigger_price, record.tick_size, field="trigger_price", record=record) if sends_trigger else "0"
     )
     return price, trigger
 
@@ -211,6 +252,7 @@ def _validated(order: PlaceOrder | ModifyOrder, lookup: "SymbolLookup") -> tuple
     record = tradable_instrument(order.symbol, order.exchange, lookup)
     check_product(order.product, record)
     check_quantity(order.quantity, record)
+    check_quantity_limit(order.quantity, record, lookup.freeze_quantity(record))
     price, trigger = _priced(order, record)
     return record, price, trigger
 
@@ -225,6 +267,17 @@ def load_order_models() -> ModuleType:
     from . import order_models
 
     return order_models
+
+
+def check_order_terms(data: dict[str, Any], record: SymbolRecord) -> None:
+    """Everything about an order but its side and size (product, price type, prices).
+
+    A smart order decides side and size only after reading the position book; its other
+    terms are checked before that read, so bad input is refused without a round trip.
+    """
+    order = load_order_models().parse_place({**data, "action": "BUY", "quantity": max(1, int(record.lotsize or 1))})
+    check_product(order.product, record)
+    _priced(order, record, side_known=False)
 
 
 # --- request bodies ----------------------------------------------------------------------------

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..mapping.book_values import as_int, clean_order_id, lower_keys, rejection_reason, text
+from ..mapping.book_values import as_int, book_time, clean_order_id, lower_keys, rejection_reason, text
 from ..mapping.codes import openalgo_pricetype, openalgo_status, variety_of_book_order
 from ..mapping.order_data import book_rows
 from ..transport.client import MStockClient
@@ -35,6 +36,8 @@ class BookOrder:
     ordertag: str | None
     reason: str
     row: Mapping[str, Any] = field(repr=False, compare=False)
+    # Last change as the book reports it (IST); None when missing or unreadable.
+    updated: datetime | None = None
 
     def describe(self) -> str:
         parts = [f"status {self.status}", f"{self.pricetype} {self.action} {self.quantity}"]
@@ -72,6 +75,7 @@ def parse_book_order(row: Mapping[str, Any]) -> BookOrder:
         ordertag=tag,
         reason=rejection_reason(fields.get("text")) if status == "rejected" else "",
         row=row,
+        updated=book_time(fields.get("updatetime")),
     )
 
 

@@ -8,8 +8,10 @@ resending (:mod:`.reconcile`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..clock import now_ist
 from ..errors import MStockRejected, NotFound, OutcomeUnknown, ValidationError
 from ..host import get_logger
 from ..mapping.book_values import clean_order_id, lower_keys
@@ -59,11 +61,12 @@ def place(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup", *,
 
 def _place(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup", ordertag: str | None) -> str:
     prepared = prepare_place(data, lookup, ordertag=ordertag or new_ordertag())
+    sent_at = now_ist()
     try:
         reply = client.call("orders.place", json=prepared.body, full=True)
     except OutcomeUnknown as exc:
         log.warning("place %s: %s; reconciling by tag %s", prepared.record.symbol, exc, prepared.ordertag)
-        return reconcile_place(client, prepared)
+        return reconcile_place(client, prepared, sent_at=sent_at)
     except MStockRejected as exc:
         raise readable_rejection(exc) from None
     orderid = _reply_order_id(reply)
@@ -71,7 +74,7 @@ def _place(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup", o
         # Accepted without an id: the tag is the only way to learn which order it is.
         log.warning("place %s accepted without an order id; reconciling by tag %s",
                     prepared.record.symbol, prepared.ordertag)
-        return reconcile_place(client, prepared)
+        return reconcile_place(client, prepared, sent_at=sent_at)
     log.info("placed %s %s %s on %s: order %s", prepared.order.action, prepared.order.quantity,
              prepared.record.symbol, prepared.record.exchange, orderid)
     return orderid
@@ -106,11 +109,13 @@ def modify(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup") -
 
 
 def _modify(client: MStockClient, data: dict[str, Any], lookup: "SymbolLookup") -> dict[str, str]:
-    orderid = clean_order_id(data.get("orderid"))
-    if not orderid:
-        raise ValidationError("invalid modification: orderid is required")
+    # Everything the request alone can tell is checked before the book is read: with a
+    # dead session the read would fail first and hide the real mistake.
+    prepared = prepare_modify(data, lookup)
+    orderid = prepared.order.orderid
     current = _working_order(client, orderid, "modified")
-    prepared = prepare_modify(data, lookup, variety=AMO_VARIETY if current.variety == AMO_VARIETY else None)
+    if current.variety == AMO_VARIETY:
+        prepared = replace(prepared, body={**prepared.body, "variety": AMO_VARIETY})  # an AMO order stays AMO
     if current.token and not _same_instrument(current, prepared.record, lookup):
         raise ValidationError(
             f"order {orderid} is not for {prepared.record.symbol} on {prepared.record.exchange}; "

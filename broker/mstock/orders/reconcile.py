@@ -5,8 +5,12 @@ reached mStock but no answer came back. Resending could duplicate an order, so i
 order book is read a few times over about three seconds:
 
 * place: our ``ordertag`` finds the order. If the book does not echo tags at all (spec
-  4.7's sample has no such field), orders on the same instrument, side and quantity are
-  checked one by one through ``order/details``, which does report the tag (spec 4.9);
+  4.7's sample has no such field), every order that could be ours (same instrument, side
+  and quantity, last updated no earlier than the request was sent, give or take
+  :data:`CLOCK_SKEW` between our clock and mStock's) is checked through ``order/details``,
+  which does report the tag (spec 4.9). mStock lists the newest order first, so the book's
+  order is the lookup order; each order is looked up at most once however often the book
+  is read, and lookups are paced at :data:`DETAIL_LOOKUPS_PER_SECOND`;
 * modify: the order shows the requested quantity, price and trigger;
 * cancel: the order shows ``cancelled``.
 
@@ -16,23 +20,49 @@ If the book settles it, the caller gets the real answer; otherwise
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from ..errors import MStockError, OrderRejected, OrderStateUnknown
+from ..errors import MStockError, OrderRejected, OrderStateUnknown, RateLimited
 from ..host import get_logger
 from ..mapping.codes import CANCELLED, FINAL_STATUSES, REJECTED
 from ..mapping.transform_data import PreparedModify, PreparedOrder
 from ..transport.client import MStockClient
+from ..transport.ratelimit import RateLimiter
+from ..transport.routes import Category
 from .book import BookOrder, book_carries_tags, details_tag, fetch_orders, find_by_tag, find_order
 
 log = get_logger(__name__)
 
 # Pauses before each look at the book: about 3 s in all, then give up honestly.
 RECONCILE_DELAYS: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6)
-MAX_DETAIL_LOOKUPS = 5
+# How far mStock's clock (the book's update times) may be behind ours: an order updated
+# this long before we sent the request is still examined. Wider only costs lookups.
+CLOCK_SKEW = timedelta(seconds=120)
+# order/details is a non-trading route, whose per-second limit spec 2.1 leaves garbled:
+# stay well below the smallest documented per-second budget of a trading route (quotes 20/s).
+DETAIL_LOOKUPS_PER_SECOND = 10
 _sleep: Callable[[float], None] = time.sleep
+
+_pace_lock = threading.Lock()
+_pace: RateLimiter | None = None
+
+
+def _detail_pace() -> RateLimiter:
+    global _pace
+    with _pace_lock:
+        if _pace is None:
+            _pace = RateLimiter({Category.OTHER: ((DETAIL_LOOKUPS_PER_SECOND, 1.0),)}, margins={})
+        return _pace
+
+
+def reset_for_tests() -> None:
+    global _pace
+    with _pace_lock:
+        _pace = None
 
 
 def _books(client: MStockClient, errors: list[MStockError]) -> Iterator[list[BookOrder]]:
@@ -50,32 +80,54 @@ def _last_error(errors: list[MStockError]) -> str:
     return f" (last order-book error: {errors[-1]})" if errors else ""
 
 
-def _tagged_via_details(client: MStockClient, orders: list[BookOrder], prepared: PreparedOrder) -> list[BookOrder]:
+def _could_be_ours(order: BookOrder, prepared: PreparedOrder, sent_at: datetime | None) -> bool:
     body = prepared.body
-    candidates = [
-        order
-        for order in orders
-        if order.token == body["symboltoken"]
-        and order.action == body["transactiontype"]
-        and order.quantity == int(body["quantity"])
-    ][-MAX_DETAIL_LOOKUPS:]
-    for order in reversed(candidates):
+    if (order.token, order.action, order.quantity) != (
+        body["symboltoken"], body["transactiontype"], int(body["quantity"])
+    ):
+        return False
+    # An order last changed before our request was sent was placed before it, too.
+    return sent_at is None or order.updated is None or order.updated >= sent_at - CLOCK_SKEW
+
+
+def _tagged_via_details(
+    client: MStockClient,
+    orders: list[BookOrder],
+    prepared: PreparedOrder,
+    sent_at: datetime | None,
+    examined: set[str],
+) -> list[BookOrder]:
+    """Look up, newest first, every candidate not yet examined; ``[order]`` once the tag matches."""
+    for order in orders:
+        if order.orderid in examined or not _could_be_ours(order, prepared, sent_at):
+            continue
         try:
-            if details_tag(client, order.orderid) == prepared.ordertag:
-                return [order]
+            _detail_pace().acquire(Category.OTHER, max_wait=60.0)
+        except RateLimited:
+            return []  # hundreds of candidates: what remains unchecked ends as "state unknown"
+        try:
+            tag = details_tag(client, order.orderid)
         except MStockError as exc:
             log.warning("order details for %s unavailable while reconciling: %s", order.orderid, exc)
+            continue  # looked up again on the next read of the book
+        examined.add(order.orderid)
+        if tag == prepared.ordertag:
+            return [order]
     return []
 
 
-def reconcile_place(client: MStockClient, prepared: PreparedOrder) -> str:
-    """The id of the order placed with ``prepared``'s tag, or :class:`OrderStateUnknown`."""
+def reconcile_place(client: MStockClient, prepared: PreparedOrder, *, sent_at: datetime | None = None) -> str:
+    """The id of the order placed with ``prepared``'s tag, or :class:`OrderStateUnknown`.
+
+    ``sent_at`` (aware) is when the request was sent: older orders are not candidates.
+    """
     tag = prepared.ordertag
     errors: list[MStockError] = []
+    examined: set[str] = set()
     for orders in _books(client, errors):
         found = find_by_tag(orders, tag)
         if not found and not book_carries_tags(orders):
-            found = _tagged_via_details(client, orders, prepared)
+            found = _tagged_via_details(client, orders, prepared, sent_at, examined)
         if not found:
             continue
         if len(found) > 1:

@@ -18,7 +18,13 @@ from ..mapping.book_values import as_int, lower_keys, text
 from ..mapping.codes import DERIVATIVE_EXCHANGES, PRODUCT_FROM_MSTOCK, openalgo_product
 from ..mapping.order_data import resolve_row
 from ..mapping.symbols import require_instrument
-from ..mapping.transform_data import load_order_models, tradable_instrument
+from ..mapping.transform_data import (
+    MAX_ORDER_QUANTITY,
+    check_order_terms,
+    check_quantity_limit,
+    load_order_models,
+    tradable_instrument,
+)
 from ..records import SymbolRecord
 from ..transport.client import MStockClient
 from .placement import place
@@ -124,6 +130,15 @@ def place_smart_order(client: MStockClient, data: Mapping[str, Any], lookup: "Sy
     """
     request = parse_smart(data)
     record = tradable_instrument(request.symbol, request.exchange, lookup)
+    # Absurd sizes are refused before the position book is read (the order placed later is
+    # checked again, against the freeze quantity too).
+    check_quantity_limit(request.quantity, record, lookup.freeze_quantity(record))
+    check_order_terms(dict(data), record)
+    if abs(request.position_size) > MAX_ORDER_QUANTITY:
+        raise ValidationError(
+            f"invalid smart order: position_size {request.position_size} is beyond {MAX_ORDER_QUANTITY} units: "
+            "check the target position"
+        )
     with get_symbol_lock(record.symbol, record.exchange, request.product):
         current = net_position(get_cached_positions(client), record, request.product, lookup)
         action, quantity = decide(request.action, request.quantity, request.position_size, current)

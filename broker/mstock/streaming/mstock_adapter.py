@@ -35,7 +35,7 @@ from ..redact import register_secret
 from .base import choose_base, stored_token_provider
 from .feed import READY, FeedClient, FeedOptions, Key
 from .payload import build_payload, topic
-from .protocol import MODE_NAMES, MODES, TextMessage
+from .protocol import MODE_NAMES, MODE_QUOTE, MODE_SNAP, MODES, TextMessage
 
 log = host.get_logger(__name__)
 
@@ -224,8 +224,19 @@ class MstockWebSocketAdapter(_Base):  # type: ignore[misc, valid-type]
                     del self._idents_of[key]
 
     def _feed_mode(self, key: Key) -> int | None:
+        """The mode the feed is asked for: the highest wanted, snap for a derivative's quote.
+
+        Open interest travels only in Snap Quote packets (spec 11.3), and OpenAlgo's QUOTE
+        consumers read ``oi`` (contract 11.3), so a derivative wanted at QUOTE is fed in
+        snap mode; each subscriber is still published at its own mode.
+        """
+        from ..mapping.exchanges import FEED_OI_EXCHANGE_TYPES
+
         modes = [max(self._modes[i]) for i in self._idents_of.get(key, ()) if self._modes.get(i)]
-        return max(modes) if modes else None
+        if not modes:
+            return None
+        mode = max(modes)
+        return MODE_SNAP if mode == MODE_QUOTE and key[0] in FEED_OI_EXCHANGE_TYPES else mode
 
     def _sync_locked(self, key: Key) -> None:
         """Push the key's wanted mode to the feed and republish the routes."""

@@ -1,12 +1,24 @@
 """Binary tick frames of the mStock feed (spec 11.3) -> plain dicts in rupees.
 
-Framing (spec 11.3, upstream-review D9): a frame is either ONE bare packet of exactly
-51 (LTP), 123 (Quote) or 379 (Snap Quote) bytes, or one or more header-prefixed groups
-``uint16 packetCount, uint16 packetSize`` followed by ``packetCount`` packets. Exact
-bare sizes are tried first; they can never be confused with a header frame because
-``4 + n * size`` never equals 51, 123 or 379 for those sizes. As a last resort a frame
-that is an exact multiple of one packet size with every packet valid is read as
-concatenated bare packets (no source shows this, it costs nothing on the normal path).
+Framing (spec 11.3, upstream-review D9). Sources disagree on how packets are framed, so
+every known framing is accepted:
+
+* **bare**: ONE packet of exactly 51 (LTP), 123 (Quote) or 379 (Snap Quote) bytes;
+* **header groups** (documented): one or more groups ``uint16 packetCount, uint16
+  packetSize`` (little-endian) followed by ``packetCount`` packets of that size;
+* **length-prefixed**: ``uint16 packetCount`` then, before each packet, ``uint16 length``,
+  both big-endian: how a tested third-party mStock client reads multi-packet frames, and
+  the shape of the (unused) splitter in the official Python SDK;
+* **concatenated**: bare packets back to back, each starting with the mode byte its size
+  implies (no source shows this; it costs nothing on the normal path).
+
+Exact bare sizes are tried first: no other framing can produce 51, 123 or 379 bytes.
+Otherwise each framing is checked against the frame's lengths: the frame must be used up
+exactly by packets of known sizes. Exactly one framing can fit: the header's packet size
+sits in bytes 2-3 little-endian, where a length-prefixed frame has its first packet's
+length big-endian, and no packet size reads as a valid size the other way round (51 =
+0x0033 would read 0x3300). Should more than one fit anyway, the frame is refused rather
+than guessed.
 
 Encodings (spec 11.3):
 
@@ -29,8 +41,9 @@ Encodings (spec 11.3):
   :class:`FeedParser` records the flag values seen per side (``stats.depth_flags``) so a
   live session can settle spec 16.9.
 
-A malformed or truncated frame is counted and skipped by :class:`FeedParser`; nothing
-here raises into the feed's reader thread.
+A frame that fits no framing (or is truncated) is counted and skipped by
+:class:`FeedParser`, and reported in the log at most once a minute; nothing here raises
+into the feed's reader thread.
 
 Performance: one precompiled :class:`struct.Struct` per layout unpacks a whole packet
 in one call; token strings are cached.
@@ -40,6 +53,8 @@ from __future__ import annotations
 
 import math
 import struct
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +90,8 @@ _HEAD = "<BB25sqqq"  # mode, exchange type, token, sequence, exchange time, LTP
 _QUOTE_TAIL = "qqqddqqqq"  # LTQ, ATP, volume, total buy, total sell, O, H, L, C
 _SNAP_TAIL = "qqd" + "hqqh" * (2 * DEPTH_LEVELS) + "qqqq"  # LTT, OI, OI chg %, depth, circuits, 52w
 HEADER = struct.Struct("<HH")
+BE_COUNT = struct.Struct(">H")  # length-prefixed framing: packet count, and each packet's length
+REPORT_INTERVAL = 60.0  # seconds between two log lines about bad frames
 LTP_PACKET = struct.Struct(_HEAD)
 QUOTE_PACKET = struct.Struct(_HEAD + _QUOTE_TAIL)
 SNAP_PACKET = struct.Struct(_HEAD + _QUOTE_TAIL + _SNAP_TAIL)
@@ -116,11 +133,15 @@ class FeedParser:
 
     _FLAG_SAMPLES = 64  # snap packets whose depth flags are recorded
 
-    def __init__(self, *, epoch_unix: int = FEED_EPOCH_UNIX) -> None:
+    def __init__(self, *, epoch_unix: int = FEED_EPOCH_UNIX, clock: Callable[[], float] = time.monotonic) -> None:
         self.epoch_unix = epoch_unix
         self.stats = ParserStats()
         self._tokens: dict[bytes, str] = {}
         self._flag_samples = 0
+        self._clock = clock
+        self._next_report = float("-inf")
+        self._reported = 0
+        self._readers = {LTP_SIZE: self._ltp, QUOTE_SIZE: self._quote, SNAP_SIZE: self._snap}
 
     # ------------------------------------------------------------------ framing
 
@@ -153,57 +174,49 @@ class FeedParser:
             return [self._snap(frame, 0)]
         if size == LTP_SIZE:
             return [self._ltp(frame, 0)]
-        try:
-            return self._header_groups(frame, size)
-        except MalformedFrame as exc:
-            if not exc.truncated:
-                ticks = self._concatenated(frame)
-                if ticks is not None:
-                    return ticks
-            raise
+        readers = self._readers
+        # The normal case: a documented header frame that, as two O(1) checks show, neither
+        # other framing could read: bytes 2-3 big-endian are no packet length, and the frame
+        # is no whole number of packets of the size its first byte (as a mode) implies.
+        if (
+            size >= HEADER_SIZE
+            and (frame[2] << 8 | frame[3]) not in MODE_FOR_SIZE
+            and size % SIZE_FOR_MODE.get(frame[0], 1 << 30)
+        ):
+            try:
+                return self._header_ticks(frame, size)
+            except MalformedFrame:
+                pass  # analysed below, with every framing's reason
+        layouts: list[list[tuple[int, int]]] = []
+        problems: list[MalformedFrame] = []
+        for split in (_header_groups, _length_prefixed, _concatenated):
+            try:
+                layouts.append(split(frame, size))
+            except MalformedFrame as exc:
+                problems.append(exc)
+        if len(layouts) == 1:
+            return [readers[packet_size](frame, offset) for offset, packet_size in layouts[0]]
+        if layouts:
+            raise MalformedFrame(f"fits {len(layouts)} framings; refusing to guess")
+        truncated = [p for p in problems if p.truncated]
+        raise truncated[0] if truncated else problems[0]
 
-    def _header_groups(self, frame: bytes | bytearray | memoryview, size: int) -> list[dict[str, Any]]:
+    def _header_ticks(self, frame: bytes | bytearray | memoryview, size: int) -> list[dict[str, Any]]:
+        """The ticks of a header-group frame (as :func:`_header_groups`, without the layout list)."""
         ticks: list[dict[str, Any]] = []
         offset = 0
         while offset < size:
             if size - offset < HEADER_SIZE:
-                raise MalformedFrame(f"{size - offset} stray bytes after {len(ticks)} packets")
+                raise MalformedFrame("stray bytes")
             count, packet_size = HEADER.unpack_from(frame, offset)
-            reader = self._reader_for(packet_size)
-            if reader is None or count == 0:
-                raise MalformedFrame(f"bad header: count={count} size={packet_size}")
-            start = offset + HEADER_SIZE
-            end = start + count * packet_size
-            if end > size:
-                raise MalformedFrame(
-                    f"truncated: header promises {count}x{packet_size} bytes, {size - start} present",
-                    truncated=True,
-                )
-            for position in range(start, end, packet_size):
+            reader = self._readers.get(packet_size)
+            end = offset + HEADER_SIZE + count * packet_size
+            if reader is None or count == 0 or end > size:
+                raise MalformedFrame("not header groups")
+            for position in range(offset + HEADER_SIZE, end, packet_size):
                 ticks.append(reader(frame, position))
             offset = end
         return ticks
-
-    def _concatenated(self, frame: bytes | bytearray | memoryview) -> list[dict[str, Any]] | None:
-        """Bare packets back to back (no header): every packet's mode byte must match its size."""
-        size = len(frame)
-        for packet_size in PACKET_SIZES:
-            if size % packet_size:
-                continue
-            mode = MODE_FOR_SIZE[packet_size]
-            if all(frame[p] == mode for p in range(0, size, packet_size)):
-                reader = self._reader_for(packet_size)
-                return [reader(frame, p) for p in range(0, size, packet_size)]  # type: ignore[misc]
-        return None
-
-    def _reader_for(self, packet_size: int):
-        if packet_size == QUOTE_SIZE:
-            return self._quote
-        if packet_size == SNAP_SIZE:
-            return self._snap
-        if packet_size == LTP_SIZE:
-            return self._ltp
-        return None
 
     # ------------------------------------------------------------------ packets
 
@@ -301,9 +314,77 @@ class FeedParser:
     # ------------------------------------------------------------------ diagnostics
 
     def _report(self, frame: bytes | bytearray | memoryview, reason: str) -> None:
+        # At most one line a minute: a server sending a framing we do not know must not
+        # flood the log, and the count says how much was lost meanwhile.
         bad = self.stats.malformed + self.stats.truncated
-        # First few, then one in a thousand: a broken server must not flood the log.
-        if bad <= 5 or bad % 1000 == 0:
-            head = bytes(frame[:16]).hex()
-            log.warning("skipped a %d-byte feed frame (%s; %d skipped so far) starting %s", len(frame), reason, bad, head)
+        now = self._clock()
+        if now < self._next_report:
+            return
+        since = bad - self._reported
+        self._reported = bad
+        self._next_report = now + REPORT_INTERVAL
+        head = bytes(frame[:16]).hex()
+        extra = f", {since} since the last report" if since != bad else ""
+        log.warning(
+            "skipped a %d-byte feed frame (%s; %d skipped so far%s) starting %s", len(frame), reason, bad, extra, head
+        )
+
+
+# ---------------------------------------------------------------------- framings
+# Each returns the (offset, packet size) of every packet when the frame fits it exactly,
+# else raises MalformedFrame (``truncated`` when the frame ends inside a promised packet).
+
+
+def _header_groups(frame: bytes | bytearray | memoryview, size: int) -> list[tuple[int, int]]:
+    """Little-endian ``count, size`` groups (the documented header, spec 11.3)."""
+    layout: list[tuple[int, int]] = []
+    offset = 0
+    while offset < size:
+        if size - offset < HEADER_SIZE:
+            raise MalformedFrame(f"{size - offset} stray bytes after {len(layout)} packets")
+        count, packet_size = HEADER.unpack_from(frame, offset)
+        if packet_size not in MODE_FOR_SIZE or count == 0:
+            raise MalformedFrame(f"bad header: count={count} size={packet_size}")
+        start = offset + HEADER_SIZE
+        end = start + count * packet_size
+        if end > size:
+            raise MalformedFrame(
+                f"truncated: header promises {count}x{packet_size} bytes, {size - start} present", truncated=True
+            )
+        layout.extend((position, packet_size) for position in range(start, end, packet_size))
+        offset = end
+    return layout
+
+
+def _length_prefixed(frame: bytes | bytearray | memoryview, size: int) -> list[tuple[int, int]]:
+    """Big-endian ``count``, then a big-endian ``length`` before each packet."""
+    count = BE_COUNT.unpack_from(frame, 0)[0]
+    if count == 0:
+        raise MalformedFrame("length-prefixed frame of 0 packets")
+    layout: list[tuple[int, int]] = []
+    offset = BE_COUNT.size
+    for _ in range(count):
+        if offset + BE_COUNT.size > size:
+            raise MalformedFrame(f"truncated: {count} packets promised, {len(layout)} present", truncated=True)
+        length = BE_COUNT.unpack_from(frame, offset)[0]
+        if length not in MODE_FOR_SIZE:
+            raise MalformedFrame(f"no packet is {length} bytes long")
+        offset += BE_COUNT.size
+        if offset + length > size:
+            raise MalformedFrame(f"truncated: a {length}-byte packet has {size - offset} bytes", truncated=True)
+        layout.append((offset, length))
+        offset += length
+    if offset != size:
+        raise MalformedFrame(f"{size - offset} stray bytes after {count} length-prefixed packets")
+    return layout
+
+
+def _concatenated(frame: bytes | bytearray | memoryview, size: int) -> list[tuple[int, int]]:
+    """Bare packets back to back: every packet's mode byte must match its size."""
+    for packet_size in PACKET_SIZES:
+        if size % packet_size == 0:
+            mode = MODE_FOR_SIZE[packet_size]
+            if all(frame[p] == mode for p in range(0, size, packet_size)):
+                return [(p, packet_size) for p in range(0, size, packet_size)]
+    raise MalformedFrame(f"{size} bytes are no whole number of bare packets")
 

@@ -41,13 +41,14 @@ def build_payload(tick: dict[str, Any], symbol: str, exchange: str, mode: int) -
         total_sell_quantity=tick["total_sell_qty"],
         change=round(change, 4),
         change_percent=round(change / close * 100, 2) if close else 0.0,
+        # Only snap packets carry open interest (spec 11.3); a Quote packet means none known.
+        oi=tick.get("oi", 0),
     )
     if mode == MODE_QUOTE:
         return data
     bids = tick["bids"]
     asks = tick["asks"]
     data.update(
-        oi=tick["oi"],
         oi_change_percent=tick["oi_change_pct"],
         ltt=tick["last_trade_ts"],
         upper_circuit=tick["upper_circuit"],

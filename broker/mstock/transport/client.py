@@ -28,8 +28,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from .. import config
+from .. import config, host
 from ..errors import (
+    AuthError,
     BadResponse,
     ConfigError,
     MStockError,
@@ -40,10 +41,13 @@ from ..errors import (
     RateLimited,
     RequestTimeout,
     ServerUnavailable,
+    SessionExpired,
 )
 from ..host import get_logger
 from ..redact import guard_third_party_loggers, mask_id, register_secret
 from .error_codes import error_class_for
+from .keepwarm import KeepWarm
+from .keepwarm import enabled as keep_warm_enabled
 from .ratelimit import RateLimiter, default_limiter
 from .routes import Auth, Route, Timeout
 from .routes import route as lookup_route
@@ -52,6 +56,13 @@ log = get_logger(__name__)
 
 _SUCCESS = frozenset({"true", "success", "ok"})
 _FAILURE = frozenset({"false", "error", "failed", "failure"})
+
+NOT_LOGGED_IN = (
+    "not logged in to mStock (no access token): log in first, through OpenAlgo's broker login "
+    "or with `mstock-openalgo login`"
+)
+# The keep-warm request: a small idempotent read, not counted against any order limit.
+KEEP_WARM_ROUTE = "user.funds"
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,9 @@ class MStockClient:
         backoff: float = 0.5,
         backoff_cap: float = 4.0,
         sleep: Callable[[float], None] = time.sleep,
+        keep_warm: bool = False,
+        session_live: Callable[[], bool] | None = None,
+        keyless_probe: bool = False,
     ) -> None:
         settings = config.settings() if api_key is None or base_url is None else None
         self.api_key = api_key if api_key is not None else settings.api_key
@@ -136,6 +150,13 @@ class MStockClient:
         self._backoff = backoff
         self._backoff_cap = backoff_cap
         self._sleep = sleep
+        # Only the doctor's deliberate probe ("is this API key accepted without a session?",
+        # a read) may send an authenticated route without a token.
+        self._keyless_probe = keyless_probe
+        # Keeps this client's own pool warm once an authenticated request has succeeded.
+        self._keepwarm = (
+            KeepWarm(self._keep_warm_ping, still_live=session_live) if keep_warm and access_token else None
+        )
 
     @staticmethod
     def _new_session(api_root: str) -> requests.Session:
@@ -168,8 +189,20 @@ class MStockClient:
     def limiter(self) -> RateLimiter:
         return self._limiter or default_limiter()
 
+    @property
+    def keep_warm(self) -> KeepWarm | None:
+        return self._keepwarm
+
+    def stop_keep_warm(self) -> None:
+        if self._keepwarm is not None:
+            self._keepwarm.stop()
+
     def close(self) -> None:
+        self.stop_keep_warm()
         self._session.close()
+
+    def _keep_warm_ping(self) -> None:
+        self._send_once(KEEP_WARM_ROUTE, lookup_route(KEEP_WARM_ROUTE), None, None)
 
     # ------------------------------------------------------------------ requests
 
@@ -235,6 +268,9 @@ class MStockClient:
             raise ConfigError(
                 "missing configuration: set BROKER_API_SECRET (your mStock Type B API key) in .env"
             )
+        if r.auth is Auth.BEARER and not str(self.access_token or "").strip() and not self._keyless_probe:
+            # An empty "Bearer" header is a request from nobody: refuse it here, unsent.
+            raise SessionExpired(NOT_LOGGED_IN)
         url_path = r.path.format(**{k: quote(str(v).strip(), safe="") for k, v in (path or {}).items()})
         headers = {"X-Mirae-Version": "1"}
         data = None
@@ -246,9 +282,9 @@ class MStockClient:
     def _open(self, name: str, r: Route, path: dict | None, body: Any, *, stream: bool = False) -> requests.Response:
         """Send one request (after the rate limiter) and return the raw response."""
         url, headers, data = self._prepare(r, path, body)
-        self.limiter.acquire(r.category)
+        slot = self.limiter.reserve(r.category)
         try:
-            return self._session.request(
+            response = self._session.request(
                 r.method,
                 url,
                 data=data,
@@ -262,6 +298,10 @@ class MStockClient:
             )
         except requests.RequestException as exc:
             raise self._transport_error(name, r, exc) from None
+        slot.answered()  # mStock has seen the request by now: the limiter may count it as arrived
+        if self._keepwarm is not None:
+            self._keepwarm.note_activity(response.headers.get("Keep-Alive"))
+        return response
 
     def _send_once(self, name: str, r: Route, path: dict | None, body: Any) -> Reply:
         started = time.perf_counter()
@@ -269,13 +309,16 @@ class MStockClient:
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("mStock %s %s -> HTTP %s in %.0f ms", r.method, name, response.status_code, elapsed_ms)
         try:
-            return parse_envelope(
+            reply = parse_envelope(
                 response.status_code,
                 response.headers.get("Content-Type", ""),
                 response.content,
                 route_name=name,
                 bare_array=r.bare_array,
             )
+        except AuthError:
+            self.stop_keep_warm()  # the session is dead: nothing to keep warm
+            raise
         except MStockTransient as exc:
             if r.is_write and not isinstance(exc, RateLimited):
                 # A gateway page or an unreadable 2xx after a write: the broker may have
@@ -287,6 +330,9 @@ class MStockClient:
                     route=name,
                 ) from exc
             raise
+        if self._keepwarm is not None and r.auth is Auth.BEARER:
+            self._keepwarm.start()  # the session works: keep its connection open from now on
+        return reply
 
     def _stream_once(
         self, name: str, r: Route, progress: Callable[[int, int | None], None] | None, chunk_size: int
@@ -492,14 +538,26 @@ def get_client(access_token: str | None = None) -> MStockClient:
         if client is not None:
             _registry.move_to_end(key)
             return client
-        client = MStockClient(access_token, api_key=settings.api_key, base_url=settings.base_url)
+        client = MStockClient(
+            access_token,
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            keep_warm=keep_warm_enabled(),
+            session_live=_host_holds(access_token),
+        )
         _registry[key] = client
         while len(_registry) > _MAX_CLIENTS:
             # Not closed here: another thread may be mid-request on it. Its pooled
             # connections are released when the last user drops the client.
-            _registry.popitem(last=False)
+            _, dropped = _registry.popitem(last=False)
+            dropped.stop_keep_warm()
         log.debug("new mStock client for %s", mask_id(settings.client_code))
         return client
+
+
+def _host_holds(access_token: str | None) -> Callable[[], bool]:
+    """Whether the host still holds ``access_token`` as its session (not logged out meanwhile)."""
+    return lambda: host.holds_session(access_token)
 
 
 def reset_clients() -> None:

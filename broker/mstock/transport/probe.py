@@ -114,6 +114,7 @@ def observing_client(
         limiter=limiter,
         timeouts=timeouts,
         max_attempts=max_attempts,
+        keyless_probe=True,  # the doctor asks the order book without a session on purpose
     )
 
 
