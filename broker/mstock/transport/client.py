@@ -150,8 +150,8 @@ class MStockClient:
         self._backoff = backoff
         self._backoff_cap = backoff_cap
         self._sleep = sleep
-        # Only the doctor's deliberate probe ("is this API key accepted without a session?",
-        # a read) may send an authenticated route without a token.
+        # Only the doctor's deliberate probe ("is this API key accepted without a session?")
+        # may send an authenticated route without a token, and only a read.
         self._keyless_probe = keyless_probe
         # Keeps this client's own pool warm once an authenticated request has succeeded.
         self._keepwarm = (
@@ -268,7 +268,9 @@ class MStockClient:
             raise ConfigError(
                 "missing configuration: set BROKER_API_SECRET (your mStock Type B API key) in .env"
             )
-        if r.auth is Auth.BEARER and not str(self.access_token or "").strip() and not self._keyless_probe:
+        if r.auth is Auth.BEARER and not str(self.access_token or "").strip() and not (
+            self._keyless_probe and r.idempotent
+        ):
             # An empty "Bearer" header is a request from nobody: refuse it here, unsent.
             raise SessionExpired(NOT_LOGGED_IN)
         url_path = r.path.format(**{k: quote(str(v).strip(), safe="") for k, v in (path or {}).items()})
