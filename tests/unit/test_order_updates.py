@@ -296,6 +296,17 @@ def test_bad_settings_are_named(monkeypatch, name, value):
         config.order_updates_mode() if name == "MSTOCK_ORDER_UPDATES" else config.order_poll_interval()
 
 
+def test_a_bad_poll_interval_is_reported_once_not_on_every_turn_of_the_watcher(monkeypatch, caplog):
+    monkeypatch.setenv("ORDER_POLL_INTERVAL", "fast")
+    adapter = order_adapter_class()("u", token_provider=lambda: None, polling_only=True)
+    with caplog.at_level(logging.WARNING):
+        intervals = [adapter._interval() for _ in range(3)] + [adapter.status()["poll_interval"]]
+    assert intervals == [config.DEFAULT_ORDER_POLL_INTERVAL] * 4
+    assert [r.getMessage() for r in caplog.records if "ORDER_POLL_INTERVAL" in r.getMessage()] == [
+        "ORDER_POLL_INTERVAL='fast' is not a number of seconds; using 5 s"
+    ]
+
+
 @pytest.fixture
 def logged_in(monkeypatch):
     monkeypatch.setattr(host, "stored_session", lambda user=None: StoredSession(access_token="tok-" + str(user)))

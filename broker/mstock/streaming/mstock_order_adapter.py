@@ -114,6 +114,7 @@ class MstockOrderUpdates:
         super().__init__(BROKER, user_id)  # type: ignore[call-arg]  # BaseOrderUpdateAdapter(broker_name, user_id)
         self.options = options or OrderUpdateOptions()
         self.polling_only = polling_only
+        self._poll_seconds = self._configured_poll_interval()
         self._token_provider = token_provider or stored_token_provider(user_id)
         self._ws_url = ws_url
         self.ledger = OrderLedger()
@@ -299,7 +300,8 @@ class MstockOrderUpdates:
 
     # ------------------------------------------------------------------ book reads (watcher thread)
 
-    def _poll_interval(self) -> float:
+    def _configured_poll_interval(self) -> float:
+        """Read once per adapter: the watcher asks for the pace on every turn, a bad value is reported once."""
         if self.options.poll_interval is not None:
             return self.options.poll_interval
         try:
@@ -307,6 +309,9 @@ class MstockOrderUpdates:
         except ConfigError as exc:
             log.warning("%s; using %g s", exc, config.DEFAULT_ORDER_POLL_INTERVAL)
             return config.DEFAULT_ORDER_POLL_INTERVAL
+
+    def _poll_interval(self) -> float:
+        return self._poll_seconds
 
     def _interval(self) -> float:
         feed = self._feed_client
