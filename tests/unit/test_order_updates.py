@@ -224,7 +224,6 @@ def test_an_order_pushed_before_the_first_read_is_compared_not_recorded():
 def pushing(fresh_redactor):
     adapter = order_adapter_class()("u", token_provider=lambda: None, options=OrderUpdateOptions(poll_interval=3))
     adapter._mode = PUSH  # as after connect(), without a network
-    adapter._active = True
     return adapter
 
 

@@ -124,8 +124,7 @@ class MstockOrderUpdates:
         self._wake_event = threading.Event()
         self._feed_client: FeedClient | None = None
         self._watcher: threading.Thread | None = None
-        self._active = False
-        self._mode = STOPPED
+        self._mode = STOPPED  # STOPPED until connect(), and again after disconnect()
         self._fallback_reason = ""
         self._reconnected = False
         self._probed = False
@@ -173,9 +172,8 @@ class MstockOrderUpdates:
     def connect(self) -> None:
         """Start following this user's orders and return at once; idempotent."""
         with self._state_lock:
-            if self._active:
+            if self._mode != STOPPED:
                 return
-            self._active = True
             self._stop_event = threading.Event()
             self._mode = POLLING if self.polling_only else PUSH
             self._fallback_reason = "MSTOCK_ORDER_UPDATES=poll" if self.polling_only else ""
@@ -194,7 +192,6 @@ class MstockOrderUpdates:
     def disconnect(self) -> None:
         """Stop the socket and the book reads; returns promptly and is idempotent."""
         with self._state_lock:
-            self._active = False
             self._mode = STOPPED
             self._stop_event.set()
             self._wake_event.set()
@@ -208,9 +205,10 @@ class MstockOrderUpdates:
     @property
     def connected(self) -> bool:
         """True while updates flow: the socket is up, or the order book is being followed."""
-        if not self._active:
+        mode = self._mode
+        if mode == STOPPED:
             return False
-        if self._mode == POLLING:
+        if mode == POLLING:
             return True
         feed = self._feed_client
         return feed is not None and feed.state == READY
