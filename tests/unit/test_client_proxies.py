@@ -105,3 +105,18 @@ def test_a_ca_bundle_from_the_environment_is_used_and_still_verifies(monkeypatch
 def test_without_a_ca_bundle_the_system_store_verifies():
     client = MStockClient(ACCESS_TOKEN, api_key=API_KEY, base_url="https://api.mstock.trade")
     assert client._session.verify is True
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_ca_bundle_that_does_not_exist_is_a_clear_configuration_error(monkeypatch, tmp_path, mock_api, variable):
+    # requests would raise a bare OSError on every call, past the faces' error shapes.
+    from broker.mstock.api import order_api
+
+    missing = tmp_path / "no-such-ca.pem"
+    monkeypatch.setenv(variable, str(missing))
+    body = order_api.get_order_book(ACCESS_TOKEN)
+    assert body == {
+        "status": "error",
+        "message": f"{variable}={missing} names no file or folder: point it at a CA bundle (PEM) or unset it",
+    }
+    assert len(mock_api.calls) == 0

@@ -68,3 +68,17 @@ def test_only_the_doctors_keyless_probe_may_ask_without_a_token(mock_api):
         MStockClient(None, api_key=API_KEY, base_url=BASE_URL, keyless_probe=True).call("orders.list")
     assert "not logged in" not in str(caught.value)  # mStock's own answer: the request was sent
     assert len(mock_api.calls) == 1
+
+
+WRITE_BEARER_ROUTES = sorted(name for name in BEARER_ROUTES if ROUTES[name].is_write)
+
+
+@pytest.mark.parametrize("route", WRITE_BEARER_ROUTES)
+def test_the_keyless_probe_never_sends_a_write_without_a_token(mock_api, route):
+    """The probe's exemption covers reads only: an order request from nobody stays unsent."""
+    client = MStockClient(None, api_key=API_KEY, base_url=BASE_URL, keyless_probe=True)
+    path = {"orderid": "1"} if "{orderid}" in ROUTES[route].path else None
+    with pytest.raises(SessionExpired) as caught:
+        client.call(route, path=path, json={})
+    assert str(caught.value).startswith(NOT_LOGGED_IN)
+    assert len(mock_api.calls) == 0

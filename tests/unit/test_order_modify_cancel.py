@@ -89,6 +89,20 @@ def test_modify_lost_answer_confirmed_by_the_book(mock_api, symbols):
     assert len(writes(mock_api, "PUT")) == 1
 
 
+def test_modify_lost_answer_then_the_book_shows_the_order_rejected(mock_api, symbols):
+    # The book shows the requested values, but the order is dead: that is no successful modification.
+    add_route(mock_api, "orders.list", book(order_row(orderid=OID)))
+    add_route(mock_api, "orders.modify", requests.exceptions.ReadTimeout("timed out"), orderid=OID)
+    add_route(mock_api, "orders.list", book(order_row(
+        orderid=OID, price="571.50", quantity="20", status="Rejected", orderstatus="Rejected",
+        text="Price out of circuit limits")))
+    body, status = order_api.modify_order(MODIFY, ACCESS_TOKEN)
+    assert (status, body["status"]) == (400, "error")
+    assert body["message"] == (f"order {OID} is now rejected: Price out of circuit limits "
+                               "(the answer to the modification was lost)")
+    assert len(writes(mock_api, "PUT")) == 1
+
+
 def test_modify_lost_answer_not_visible_in_the_book(mock_api, symbols):
     add_route(mock_api, "orders.list", book(order_row(orderid=OID)))
     add_route(mock_api, "orders.modify", requests.exceptions.ReadTimeout("timed out"), orderid=OID)

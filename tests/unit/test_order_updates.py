@@ -224,7 +224,6 @@ def test_an_order_pushed_before_the_first_read_is_compared_not_recorded():
 def pushing(fresh_redactor):
     adapter = order_adapter_class()("u", token_provider=lambda: None, options=OrderUpdateOptions(poll_interval=3))
     adapter._mode = PUSH  # as after connect(), without a network
-    adapter._active = True
     return adapter
 
 
@@ -294,6 +293,17 @@ def test_bad_settings_are_named(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         config.order_updates_mode() if name == "MSTOCK_ORDER_UPDATES" else config.order_poll_interval()
+
+
+def test_a_bad_poll_interval_is_reported_once_not_on_every_turn_of_the_watcher(monkeypatch, caplog):
+    monkeypatch.setenv("ORDER_POLL_INTERVAL", "fast")
+    adapter = order_adapter_class()("u", token_provider=lambda: None, polling_only=True)
+    with caplog.at_level(logging.WARNING):
+        intervals = [adapter._interval() for _ in range(3)] + [adapter.status()["poll_interval"]]
+    assert intervals == [config.DEFAULT_ORDER_POLL_INTERVAL] * 4
+    assert [r.getMessage() for r in caplog.records if "ORDER_POLL_INTERVAL" in r.getMessage()] == [
+        "ORDER_POLL_INTERVAL='fast' is not a number of seconds; using 5 s"
+    ]
 
 
 @pytest.fixture

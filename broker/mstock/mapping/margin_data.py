@@ -18,9 +18,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadResponse, ValidationError
+from ..records import SymbolRecord
 from .book_values import as_float
 from .codes import ACTIONS, PRODUCT_TO_MSTOCK
-from ..records import SymbolRecord
 from .transform_data import check_price_range, check_quantity_limit, tradable_instrument
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import re
 import threading
-from math import isfinite
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from math import isfinite
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AuthError, BadResponse, ConfigError, InputRejected, MStockError, MStockRejected

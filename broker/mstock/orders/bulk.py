@@ -9,9 +9,9 @@ Close-all never sends an exit twice: runs are serialised, and quantity already c
 working MARKET orders in the exit direction (the exits of an earlier run that have not
 filled yet) is subtracted before anything is sent.
 
-Pacing: the shared limiter counts order requests by send time (with a 0.1 s margin,
-see ``api/ratelimit.py``), but the broker counts by arrival time, and requests sent in a
-burst arrive spread by network jitter; a refused write is never retried. Bursts of dozens
+Pacing: the broker counts requests by arrival time, and requests sent in a burst arrive
+spread by network jitter; the shared limiter tolerates 0.1 s of it for orders (see
+``transport/ratelimit.py``), and a refused write is never retried. Bursts of dozens
 of writes are only produced here, so bulk writes also pass a private limiter of
 :data:`BULK_PACE` (25 per 1.2 s): it absorbs more jitter and leaves room for single orders
 other threads place meanwhile. Fifty writes then take about 1.2 s instead of 1 s.

@@ -11,7 +11,7 @@ order book is read a few times over about three seconds:
   which does report the tag (spec 4.9). mStock lists the newest order first, so the book's
   order is the lookup order; each order is looked up at most once however often the book
   is read, and lookups are paced at :data:`DETAIL_LOOKUPS_PER_SECOND`;
-* modify: the order shows the requested quantity, price and trigger;
+* modify: the order shows the requested quantity, price and trigger (and is not rejected);
 * cancel: the order shows ``cancelled``.
 
 If the book settles it, the caller gets the real answer; otherwise
@@ -174,11 +174,19 @@ def _outcome_unknown(verb: str, orderid: str, seen: BookOrder | None, errors: li
 
 
 def reconcile_modify(client: MStockClient, prepared: PreparedModify) -> dict[str, str]:
-    """Success if the book shows the requested values, else :class:`OrderStateUnknown`."""
+    """Success if the book shows the requested values; :class:`OrderRejected` if it shows the
+    order rejected; else :class:`OrderStateUnknown`."""
     orderid = prepared.order.orderid
     errors: list[MStockError] = []
     seen: BookOrder | None = None
     for seen in _sightings(client, orderid, errors):
+        if seen.status == REJECTED:
+            # Whatever values it shows, a rejected order is not a working, modified one.
+            raise OrderRejected(
+                f"order {orderid} is now rejected: {seen.reason or 'no reason given'} "
+                "(the answer to the modification was lost)",
+                route="orders.modify",
+            )
         if _shows_modification(seen, prepared):
             log.warning("modify outcome was unknown; the order book shows order %s modified", orderid)
             return {"status": "success", "orderid": orderid, "message": "modification confirmed in the order book"}

@@ -114,6 +114,7 @@ class MstockOrderUpdates:
         super().__init__(BROKER, user_id)  # type: ignore[call-arg]  # BaseOrderUpdateAdapter(broker_name, user_id)
         self.options = options or OrderUpdateOptions()
         self.polling_only = polling_only
+        self._poll_seconds = self._configured_poll_interval()
         self._token_provider = token_provider or stored_token_provider(user_id)
         self._ws_url = ws_url
         self.ledger = OrderLedger()
@@ -123,8 +124,7 @@ class MstockOrderUpdates:
         self._wake_event = threading.Event()
         self._feed_client: FeedClient | None = None
         self._watcher: threading.Thread | None = None
-        self._active = False
-        self._mode = STOPPED
+        self._mode = STOPPED  # STOPPED until connect(), and again after disconnect()
         self._fallback_reason = ""
         self._reconnected = False
         self._probed = False
@@ -172,9 +172,8 @@ class MstockOrderUpdates:
     def connect(self) -> None:
         """Start following this user's orders and return at once; idempotent."""
         with self._state_lock:
-            if self._active:
+            if self._mode != STOPPED:
                 return
-            self._active = True
             self._stop_event = threading.Event()
             self._mode = POLLING if self.polling_only else PUSH
             self._fallback_reason = "MSTOCK_ORDER_UPDATES=poll" if self.polling_only else ""
@@ -193,7 +192,6 @@ class MstockOrderUpdates:
     def disconnect(self) -> None:
         """Stop the socket and the book reads; returns promptly and is idempotent."""
         with self._state_lock:
-            self._active = False
             self._mode = STOPPED
             self._stop_event.set()
             self._wake_event.set()
@@ -207,9 +205,10 @@ class MstockOrderUpdates:
     @property
     def connected(self) -> bool:
         """True while updates flow: the socket is up, or the order book is being followed."""
-        if not self._active:
+        mode = self._mode
+        if mode == STOPPED:
             return False
-        if self._mode == POLLING:
+        if mode == POLLING:
             return True
         feed = self._feed_client
         return feed is not None and feed.state == READY
@@ -299,7 +298,8 @@ class MstockOrderUpdates:
 
     # ------------------------------------------------------------------ book reads (watcher thread)
 
-    def _poll_interval(self) -> float:
+    def _configured_poll_interval(self) -> float:
+        """Read once per adapter: the watcher asks for the pace on every turn, a bad value is reported once."""
         if self.options.poll_interval is not None:
             return self.options.poll_interval
         try:
@@ -307,6 +307,9 @@ class MstockOrderUpdates:
         except ConfigError as exc:
             log.warning("%s; using %g s", exc, config.DEFAULT_ORDER_POLL_INTERVAL)
             return config.DEFAULT_ORDER_POLL_INTERVAL
+
+    def _poll_interval(self) -> float:
+        return self._poll_seconds
 
     def _interval(self) -> float:
         feed = self._feed_client

@@ -150,8 +150,8 @@ class MStockClient:
         self._backoff = backoff
         self._backoff_cap = backoff_cap
         self._sleep = sleep
-        # Only the doctor's deliberate probe ("is this API key accepted without a session?",
-        # a read) may send an authenticated route without a token.
+        # Only the doctor's deliberate probe ("is this API key accepted without a session?")
+        # may send an authenticated route without a token, and only a read.
         self._keyless_probe = keyless_probe
         # Keeps this client's own pool warm once an authenticated request has succeeded.
         self._keepwarm = (
@@ -171,7 +171,7 @@ class MStockClient:
         session.proxies.update(requests.utils.get_environ_proxies(api_root))
         # TLS verification is always on; there is deliberately no switch to turn it off. A
         # CA bundle named in the environment (a company's TLS-inspecting proxy) still verifies.
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.verify = _ca_bundle() or True
         # mStock is a token API; storing cookies would only leak state between threads.
         session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         # No transport-level retries: urllib3 must never resend a write on its own.
@@ -268,7 +268,9 @@ class MStockClient:
             raise ConfigError(
                 "missing configuration: set BROKER_API_SECRET (your mStock Type B API key) in .env"
             )
-        if r.auth is Auth.BEARER and not str(self.access_token or "").strip() and not self._keyless_probe:
+        if r.auth is Auth.BEARER and not str(self.access_token or "").strip() and not (
+            self._keyless_probe and r.idempotent
+        ):
             # An empty "Bearer" header is a request from nobody: refuse it here, unsent.
             raise SessionExpired(NOT_LOGGED_IN)
         url_path = r.path.format(**{k: quote(str(v).strip(), safe="") for k, v in (path or {}).items()})
@@ -372,6 +374,23 @@ class MStockClient:
         if isinstance(exc, requests.Timeout):
             return RequestTimeout(f"{name}: mStock did not answer in time", route=name)
         return NetworkError(f"{name}: connection to mStock failed ({type(exc).__name__})", route=name)
+
+
+def _ca_bundle() -> str | None:
+    """The CA bundle the environment names (requests' variables), checked to exist.
+
+    requests would raise a bare ``OSError`` on every call for a missing path; here it is a
+    configuration error, before anything is sent.
+    """
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(variable)
+        if value:
+            if not os.path.exists(value):
+                raise ConfigError(
+                    f"{variable}={value} names no file or folder: point it at a CA bundle (PEM) or unset it"
+                )
+            return value
+    return None
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
