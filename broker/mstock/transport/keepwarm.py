@@ -39,7 +39,9 @@ DEFAULT_INTERVAL = 20.0  # seconds between pings when the server announces no id
 # OpenAlgo's own keep-alive re-reads its active broker as rarely).
 LIVENESS_INTERVAL = 300.0
 SHARE_OF_IDLE_TIMEOUT = 0.75  # ping at this share of the announced idle timeout
-MIN_INTERVAL = 0.25
+# Never more than one ping a second: a server that closes idle connections faster than that
+# gains nothing from being pinged harder, and the fund summary is a real read on mStock's side.
+MIN_INTERVAL = 1.0
 _TIMEOUT = re.compile(r"(?:^|[,;\s])timeout\s*=\s*([0-9]+(?:\.[0-9]+)?)", re.IGNORECASE)
 
 _enabled_lock = threading.Lock()
