@@ -31,6 +31,7 @@ def test_full_session_at_debug_logs_no_secret(mock_api, caplog, monkeypatch):
     add_route(mock_api, "auth.verify_totp", case="wrong_totp", status=400)
     add_route(mock_api, "auth.verify_totp", case="ok")
     add_route(mock_api, "user.funds", case="ok")
+    add_route(mock_api, "portfolio.positions", case="null")  # funds take the day's P&L from here
     add_route(mock_api, "auth.logout", case="ok")
 
     import pyotp
