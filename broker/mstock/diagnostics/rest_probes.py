@@ -38,7 +38,7 @@ from .report import CONFIRMED, CONTRADICTED, UNTESTABLE, Finding
 # NSE index tokens are the exchange's own index numbers, 26000 upwards (NIFTY 50 = 26000).
 INDEX_SCAN = range(26000, 26100)
 HISTORY_PROBE_SESSIONS = 6  # one-minute bars of 6 sessions = 2250, well over the limit
-HOURLY_PROBE_DAYS = 7
+HOURLY_PROBE_WEEKDAYS = 5  # the newest full session among them is read
 # --probe-rate-limit: reads 0.1 s apart. The second is already over 1 request/s; a third
 # still lands in one second with the first if mStock counts whole clock seconds.
 PROBE_BURST = 3
@@ -699,7 +699,7 @@ def probe_hourly_labels(ctx: Context, client: ReadOnlyClient, record: SymbolReco
         + (f"{starts[0]} = {starts[0]}-{ends[0]}" if assumed == "start" else f"{ends[0]} = {starts[0]}-{ends[0]}")
         + ")"
     )
-    days = past_weekdays(today_ist(ctx.now()), 5)
+    days = past_weekdays(today_ist(ctx.now()), HOURLY_PROBE_WEEKDAYS)
     data = client.call("market.historical", json=_history_body(record, "ONE_HOUR", days[0], days[-1]))
     ctx.sample("market.historical", "live_one_hour")
     rows = data.get("candles") if isinstance(data, dict) and isinstance(data.get("candles"), list) else []
