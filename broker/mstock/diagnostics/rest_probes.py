@@ -30,9 +30,8 @@ from ..market.history import refused_for_size
 from ..orders.tags import is_our_tag
 from ..records import SymbolRecord
 from ..transport.client import parse_envelope
-from ..transport.probe import observing_client
 from ..transport.ratelimit import Unlimited
-from .context import LIVE_TIMEOUTS, Context, ReadOnlyClient
+from .context import Context, ReadOnlyClient
 from .report import CONFIRMED, CONTRADICTED, UNTESTABLE, Finding
 
 # NSE index tokens are the exchange's own index numbers, 26000 upwards (NIFTY 50 = 26000).
@@ -923,33 +922,24 @@ def probe_rate_limit(ctx: Context, record: SymbolRecord | None) -> None:
             Finding("rate_limit_shape", title, UNTESTABLE, "no NSE equity in the symbol table", assumption=assumption)
         )
         return
-    assert ctx.settings is not None
-    client = ReadOnlyClient(
-        observing_client(
-            ctx.access_token,
-            api_key=ctx.settings.api_key,
-            base_url=ctx.settings.base_url,
-            on_exchange=ctx.recorder,
-            wall=ctx.wall,
-            timeouts=LIVE_TIMEOUTS,
-            max_attempts=1,
-            limiter=Unlimited(),
-        )
-    )
+    client = ctx.client(ctx.access_token, limiter=Unlimited())
     body = {"exchange": INTRADAY_EXCHANGE_CODE[exchange], "symboltoken": str(record.token), "interval": "ONE_DAY"}
     time.sleep(1.1)  # a fresh Data API second, so the first request is surely within the limit
     mark = ctx.recorder.mark()
     answers: list[MStockError | None] = []
-    for attempt in range(PROBE_BURST):
-        try:
-            client.call("market.intraday", json=body)
-            answers.append(None)
-        except AuthError:
-            raise
-        except MStockError as exc:
-            answers.append(exc)
-            break
-        time.sleep(0.1)
+    try:
+        for _ in range(PROBE_BURST):
+            try:
+                client.call("market.intraday", json=body)
+                answers.append(None)
+            except AuthError:
+                raise
+            except MStockError as exc:
+                answers.append(exc)
+                break
+            time.sleep(0.1)
+    finally:
+        client.close()
     exchanges = [e for e in ctx.recorder.since(mark) if e.route == "market.intraday"]
     if not answers or answers[0] is not None:
         ctx.report.add(
