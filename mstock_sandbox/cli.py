@@ -46,22 +46,36 @@ DEFAULT_ENV_FILE = Path("sandbox.env")
 SECRET_NAMES = frozenset({"BROKER_API_SECRET", "MSTOCK_PASSWORD", "MSTOCK_TOTP_SECRET"})
 
 
+def _number(text: str, kind: type) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, not {text!r}") from None
+
+
+def _port(text: str) -> int:
+    value = _number(text, int)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 (any free port) to 65535, not {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
 def _non_negative(text: str) -> float:
-    value = float(text)
+    value = _number(text, float)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
     return value
 
 
 def _positive(text: str) -> float:
-    value = float(text)
+    value = _number(text, float)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
     return value
@@ -75,9 +89,9 @@ def _depth_flag(text: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=None,
+    parser.add_argument("--port", type=_port, default=None,
                         help=f"HTTP port (default {DEFAULT_PORT}, or a free one if that is taken; 0 = any free port)")
-    parser.add_argument("--ws-port", type=int, default=None, help="feed port (default: HTTP port + 1, or any when --port 0)")
+    parser.add_argument("--ws-port", type=_port, default=None, help="feed port (default: HTTP port + 1, or any when --port 0)")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (127.0.0.1, ::1 or localhost only)")
     parser.add_argument("--master-size", type=int, default=4000, help="rows in the generated instrument master")
     parser.add_argument("--log", type=Path, default=None, help="also append the session log to this file")

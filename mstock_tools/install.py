@@ -92,6 +92,7 @@ ORDER_ADAPTER_MODULE = "broker.mstock.streaming.mstock_order_adapter"
 ORDER_ADAPTER_FACTORY = "create_mstock_order_adapter"
 ORDER_ADAPTER_FILE = Path("streaming") / "mstock_order_adapter.py"
 REGISTRATION_LINE = f'    "mstock": ("{ORDER_ADAPTER_MODULE}", "{ORDER_ADAPTER_FACTORY}"),'
+CHECK_TIMEOUT = 180  # seconds for the import check in OpenAlgo's Python (a cold pandas import is slow)
 
 _CHECK_SCRIPT = """
 import importlib, inspect, json, sys
@@ -267,15 +268,20 @@ def verify(root: Path, python: str | None, *, registration: bool = False) -> lis
         "services.order_update_service", ORDER_UPDATE_TABLE, "mstock", ORDER_ADAPTER_MODULE, ORDER_ADAPTER_FACTORY,
     ] if registration else []
     with tempfile.TemporaryDirectory(prefix="mstock-openalgo-check-") as workdir:
-        result = subprocess.run(
-            [python, "-B", "-c", _CHECK_SCRIPT, str(root), json.dumps(REQUIRED_NAMES), json.dumps(check)],
-            cwd=workdir,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+        try:
+            result = subprocess.run(
+                [python, "-B", "-c", _CHECK_SCRIPT, str(root), json.dumps(REQUIRED_NAMES), json.dumps(check)],
+                cwd=workdir,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                capture_output=True,
+                text=True,
+                timeout=CHECK_TIMEOUT,
+                check=False,
+            )
+        except OSError as exc:  # the interpreter is missing or not executable: roll back, say why
+            return problems + [f"import check could not run {python}: {exc.strerror or exc}"]
+        except subprocess.TimeoutExpired:
+            return problems + [f"import check could not run: {python} gave no answer within {CHECK_TIMEOUT} s"]
     if result.returncode != 0:
         return problems + [f"import check could not run: {result.stderr.strip()[-500:]}"]
     try:

@@ -1,4 +1,4 @@
-"""Test isolation: every test gets its own configuration, stores and limiter.
+"""Test isolation: every test gets its own configuration, stores, limiter and secret registry.
 
 No test needs credentials or a network: unit tests mock HTTP with ``responses`` (an
 unregistered URL raises ``ConnectionError``), end-to-end tests talk to the embedded
@@ -53,6 +53,10 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
     bulk.reset_for_tests()
     reconcile.reset_for_tests()
     codes.reset_unknown_log_for_tests()
+    # Each test registers only its own secrets: the registry is one regular expression,
+    # recompiled at every registration, and the whole suite's tokens made that take a
+    # second per login by the end of a run (and let a test pass on another's registration).
+    redact.forget_secrets_for_tests()
     yield
     positions.reset_for_tests()
     bulk.reset_for_tests()
@@ -61,6 +65,7 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
     host.reset_for_tests()
     ratelimit.set_default_limiter(None)
     keepwarm.set_enabled(True)
+    redact.forget_secrets_for_tests()
 
 
 @pytest.fixture
@@ -68,10 +73,3 @@ def mock_api():
     """A ``responses`` mock of the mStock API; unregistered requests fail loudly."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
-
-
-@pytest.fixture
-def fresh_redactor():
-    redact.forget_secrets_for_tests()
-    yield
-    redact.forget_secrets_for_tests()

@@ -1,12 +1,14 @@
-"""Shared test helpers: fixture files keyed by route name, and URL building.
+"""Shared test helpers: fixture files keyed by route name, URL building, and waiting for a condition.
 
 Fixture files live in ``tests/fixtures/<route>__<case>.json`` where ``<route>`` is a key
-of ``broker.mstock.api.routes.ROUTES`` (e.g. ``orders.place__rms_reject.json``).
+of ``broker.mstock.transport.routes.ROUTES`` (e.g. ``orders.place__rms_reject.json``).
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,14 @@ def add_route(
 def sent_json(call: Any) -> Any:
     """The JSON body of a recorded ``responses`` call."""
     return json.loads(call.request.body) if call.request.body else None
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
+    """Poll ``predicate`` until true (synchronisation, not a timing assertion: the timeout
+    only ends a wait that has already failed, so it is generous for a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return bool(predicate())

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +19,8 @@ import websocket
 
 from mstock_sandbox import SandboxConfig, SandboxServer
 from mstock_sandbox.master import generate_master
+
+from ..helpers import wait_until
 
 _ANCHORS = generate_master(0)
 
@@ -46,16 +47,6 @@ def order_body(**overrides: str) -> dict[str, str]:
     }
     body.update(overrides)
     return body
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
-    """Poll until true (synchronisation, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return bool(predicate())
 
 
 class FeedListener:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from broker.mstock.orders import reconcile
 from mstock_tools.demo import DemoContext, run_demo, run_steps
 
 
@@ -16,7 +17,8 @@ def test_demo_runs_every_step_on_the_embedded_sandbox():
     assert "FAILED" not in text
 
 
-def test_demo_exits_non_zero_when_a_step_fails(sandbox):
+def test_demo_exits_non_zero_when_a_step_fails(sandbox, monkeypatch):
+    monkeypatch.setattr(reconcile, "_sleep", lambda seconds: None)  # each lost place reads the book at once
     sandbox.faults.inject("orders.place", "http_error", status=500, times=None)
     lines: list[str] = []
     assert run_steps(DemoContext(live=False, place_orders=True, out=lines.append)) == 1

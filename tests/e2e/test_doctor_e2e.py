@@ -44,7 +44,8 @@ from mstock_sandbox.clock import IST
 from mstock_sandbox.config import EXTENDED_INDEX_SPOTS
 from mstock_sandbox.feed import EPOCHS, PacketFormat
 from tests.e2e.conftest import make_client
-from tests.e2e.sandbox_support import _ANCHORS, wait_until
+from tests.e2e.sandbox_support import _ANCHORS
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.e2e
 

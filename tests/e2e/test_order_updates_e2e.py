@@ -23,7 +23,8 @@ from broker.mstock.streaming.feed import READY, FeedClient, FeedOptions
 from broker.mstock.streaming.mstock_order_adapter import POLLING, PUSH, OrderUpdateOptions, order_adapter_class
 from broker.mstock.streaming.order_events import EVENT_FIELDS
 
-from .sandbox_support import FeedListener, running_sandbox, wait_until
+from ..helpers import wait_until
+from .sandbox_support import FeedListener, running_sandbox
 
 pytestmark = pytest.mark.e2e
 

@@ -159,6 +159,9 @@ def test_every_knob_flag_reaches_the_config():
     (("--feed-max-sockets", "0"), "must be at least 1"),
     (("--quote-full", "fancy"), "invalid choice: 'fancy'"),
     (("--idle-timeout", "0"), "must be more than 0"),
+    (("--port", "99999"), "a port is 0 (any free port) to 65535, not 99999"),
+    (("--ws-port", "-1"), "a port is 0 (any free port) to 65535, not -1"),
+    (("--port", "abc"), "argument --port: expected a whole number, not 'abc'"),
 ])
 def test_bad_flag_values_are_one_clear_error(argv, problem, capsys):
     with pytest.raises(SystemExit) as caught:

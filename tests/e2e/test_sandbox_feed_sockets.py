@@ -7,7 +7,8 @@ import pytest
 import websocket
 
 from .conftest import make_client
-from .sandbox_support import FeedListener, order_body, running_sandbox, wait_until
+from ..helpers import wait_until
+from .sandbox_support import FeedListener, order_body, running_sandbox
 
 pytestmark = pytest.mark.e2e
 

@@ -10,19 +10,9 @@ from broker.mstock.errors import InputRejected, InsufficientFunds, OrderRejected
 from broker.mstock.transport.error_codes import readable_reason
 
 from .conftest import make_client, off_ltp, pin_price
+from .sandbox_support import order_body as order
 
 pytestmark = pytest.mark.e2e
-
-
-def order(**overrides: str) -> dict[str, str]:
-    body = {
-        "variety": "NORMAL", "tradingsymbol": "SBIN-EQ", "symboltoken": "3045", "exchange": "NSE",
-        "transactiontype": "BUY", "ordertype": "MARKET", "quantity": "10", "producttype": "INTRADAY",
-        "duration": "DAY", "price": "0", "triggerprice": "0", "squareoff": "0", "stoploss": "0",
-        "trailingStopLoss": "", "disclosedquantity": "0", "ordertag": "",
-    }
-    body.update(overrides)
-    return body
 
 
 def book_row(client, orderid: str) -> dict[str, str]:

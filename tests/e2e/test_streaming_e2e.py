@@ -7,7 +7,6 @@ ticks travel over a real WebSocket on loopback.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -17,16 +16,9 @@ from broker.mstock.streaming.feed import FeedOptions
 from broker.mstock.streaming.mstock_adapter import MstockWebSocketAdapter
 from broker.mstock.streaming.snapshot import depth_snapshot
 
+from ..helpers import wait_until
+
 pytestmark = pytest.mark.e2e
-
-
-def wait_until(predicate, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
 
 
 class Published:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -118,16 +116,6 @@ class FakeSymbols:
     def get_token(self, symbol: str, exchange: str) -> str | None:
         record = self._by_symbol.get((symbol, exchange))
         return None if record is None else record.token
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 2.0) -> bool:
-    """Poll ``predicate`` until true (a synchronisation helper, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return bool(predicate())
 
 
 class TokenBox:

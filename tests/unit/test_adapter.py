@@ -11,7 +11,8 @@ import websocket
 from broker.mstock import host
 from broker.mstock.streaming.mstock_adapter import MstockWebSocketAdapter
 
-from .feed_support import FAST, FEED_TOKEN_OK, MOMENT_MS, FakeSymbols, TokenBox, wait_until
+from ..helpers import wait_until
+from .feed_support import FAST, FEED_TOKEN_OK, MOMENT_MS, FakeSymbols, TokenBox
 
 DEPTH_BUY = [
     {"price": 812.3, "quantity": 100, "orders": 3}, {"price": 812.25, "quantity": 250, "orders": 5},

@@ -99,6 +99,19 @@ def test_an_unexpected_exception_is_one_line_with_a_hint(capsys, monkeypatch):
     assert "Traceback (most recent call last)" in err and err.endswith("report it\n")
 
 
+def test_an_unexpected_exception_never_prints_a_secret(capsys, monkeypatch):
+    from broker.mstock.cli import session as session_cli
+
+    def boom(args):  # a library's error that quotes the feed URL (key and token in its query)
+        raise RuntimeError(f"Handshake status 500 for wss://ws.mstock.trade?API_KEY=k3y&ACCESS_TOKEN={ACCESS_TOKEN}")
+
+    monkeypatch.setattr(session_cli, "_funds", boom)
+    for argv in (("funds",), ("-vv", "funds")):
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and "Handshake status 500" in err
+        assert ACCESS_TOKEN not in err and "k3y" not in err
+
+
 def test_ctrl_c_exits_130_quietly(capsys, monkeypatch):
     from broker.mstock.cli import session as session_cli
 

@@ -26,6 +26,7 @@ def test_funds_table_after_login(mock_api, monkeypatch, capsys):
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="ok")
     add_route(mock_api, "user.funds", case="ok")
+    add_route(mock_api, "portfolio.positions", case="null")  # funds take the day's P&L from here
     add_route(mock_api, "auth.logout", case="ok")
     assert main(["login"]) == 0
     assert main(["funds"]) == 0

@@ -39,6 +39,18 @@ def test_parse_instruments():
         stream.parse_instruments(["SBIN"])
 
 
+def test_an_instrument_may_be_two_words_as_in_every_command():
+    assert stream.parse_instruments(["SBIN", "NSE", "NSE:RELIANCE"]) == [("SBIN", "NSE"), ("RELIANCE", "NSE")]
+
+
+@pytest.mark.parametrize("flag", ["--count", "--seconds"])
+def test_a_negative_limit_is_refused(flag, capsys):
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(["stream", "SBIN:NSE", flag, "-1"])
+    assert caught.value.code == 2
+    assert f"argument {flag}: must be 0 (no limit) or more, not -1" in capsys.readouterr().err
+
+
 def test_prints_quote_ticks_until_count(live):
     code, out, err = run(["SBIN:NSE", "RELIANCE:NSE", "--count", "2"])
     assert code == 0, err

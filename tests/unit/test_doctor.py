@@ -107,7 +107,7 @@ def test_depth_order_constant_swaps_the_sides(monkeypatch):
 # ---------------------------------------------------------------------- samples
 
 
-def test_sanitize_replaces_ids_codes_tokens_and_balances_consistently(fresh_redactor):
+def test_sanitize_replaces_ids_codes_tokens_and_balances_consistently():
     body = json.dumps(
         {
             "status": "true",
@@ -142,7 +142,7 @@ def test_sanitize_replaces_ids_codes_tokens_and_balances_consistently(fresh_reda
     assert note == "candles: 50 of 120 items kept (first and last 25)"
 
 
-def test_sanitize_of_text_that_is_not_json(fresh_redactor):
+def test_sanitize_of_text_that_is_not_json():
     cleaned, note = sanitize(b"<html>MA6812345 eyJhbGciOi.eyJVU0VS.c2ln</html>", Redactor("MA6812345"))
     assert (cleaned, note) == ("<html>MA0000000 <token></html>", "not JSON")
 
@@ -192,7 +192,7 @@ def test_report_renderings():
     assert report.failed and report.contradicted() == ["quote_token_cap"]
 
 
-def test_report_text_never_shows_a_registered_secret(fresh_redactor):
+def test_report_text_never_shows_a_registered_secret():
     from broker.mstock.redact import register_secret
 
     register_secret("super-secret-key-value")

@@ -12,7 +12,8 @@ import pytest
 
 from broker.mstock.streaming.feed import READY, RECONNECTING, STOOD_DOWN, STOPPED, FeedClient
 
-from .feed_support import FAST, FEED_TOKEN_OK, TokenBox, wait_until
+from ..helpers import wait_until
+from .feed_support import FAST, FEED_TOKEN_OK, TokenBox
 
 API_KEY = "feed-api-key/Zk3@@"
 

@@ -7,7 +7,8 @@ import pytest
 from broker.mstock.errors import RequestTimeout, SessionExpired, ValidationError
 from broker.mstock.streaming.snapshot import depth_snapshot
 
-from .feed_support import FEED_TOKEN_OK, MOMENT_MS, wait_until
+from ..helpers import wait_until
+from .feed_support import FEED_TOKEN_OK, MOMENT_MS
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import requests
 
 from broker.mstock.api.funds import get_margin_data
 from broker.mstock.api.funds import test_auth_token as check_token
+from broker.mstock.transport.client import MStockClient
 
 from ..helpers import ACCESS_TOKEN, add_route
 
@@ -45,7 +46,8 @@ def test_expired_session_gives_empty_dict_not_zeros(mock_api):
     assert get_margin_data(ACCESS_TOKEN) == {}
 
 
-def test_network_failure_gives_empty_dict(mock_api):
+def test_network_failure_gives_empty_dict(mock_api, monkeypatch):
+    monkeypatch.setattr(MStockClient, "_retry_delay", lambda self, exc, attempt: 0.0)  # retried, without the wait
     for _ in range(3):
         add_route(mock_api, "user.funds", requests.ConnectionError("down"))
     assert get_margin_data(ACCESS_TOKEN) == {}

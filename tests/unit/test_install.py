@@ -140,6 +140,24 @@ def test_failed_verification_rolls_back(tmp_path, monkeypatch):
     assert _tree(root) == before
 
 
+@pytest.mark.parametrize("python", ["missing-python", "hanging-python"])
+def test_an_import_check_that_cannot_run_rolls_back(tmp_path, monkeypatch, capsys, python):
+    root = _fake_openalgo(tmp_path / "openalgo")
+    before = _tree(root)
+    if python == "missing-python":
+        interpreter = str(tmp_path / "no-such-python")
+    else:
+        interpreter = sys.executable
+
+        def hangs(*args, **kwargs):
+            raise installer.subprocess.TimeoutExpired(args[0], kwargs.get("timeout", 0))
+
+        monkeypatch.setattr(installer.subprocess, "run", hangs)
+    assert installer.install(str(root), python=interpreter) == 1
+    assert "import check could not run" in capsys.readouterr().err
+    assert _tree(root) == before
+
+
 def test_failed_reinstall_keeps_the_first_install(tmp_path, monkeypatch):
     root = _fake_openalgo(tmp_path / "openalgo")
     assert installer.install(str(root), python=None) == 0

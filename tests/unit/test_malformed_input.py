@@ -37,11 +37,6 @@ BAD_DICTS: list[Any] = [
 BAD_AUTH: list[Any] = [5, 3.5, {"token": "x"}, ["x"], b"token", object()]
 
 
-@pytest.fixture(autouse=True)
-def _forget_registered_secrets(fresh_redactor):
-    """Login faces register what they are given as secrets; keep that out of other tests."""
-
-
 def is_error_message(message: Any) -> bool:
     return isinstance(message, str) and len(message) > 10 and "Traceback" not in message
 

@@ -221,7 +221,7 @@ def test_an_order_pushed_before_the_first_read_is_compared_not_recorded():
 
 
 @pytest.fixture
-def pushing(fresh_redactor):
+def pushing():
     adapter = order_adapter_class()("u", token_provider=lambda: None, options=OrderUpdateOptions(poll_interval=3))
     adapter._mode = PUSH  # as after connect(), without a network
     return adapter

@@ -24,13 +24,14 @@ from ..helpers import (
 REFRESH_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJSRUZSRVNIIjoiMSJ9.c2lnbmF0dXJlLXJlZnJlc2g"
 
 
-def test_full_session_at_debug_logs_no_secret(mock_api, caplog, monkeypatch, fresh_redactor):
+def test_full_session_at_debug_logs_no_secret(mock_api, caplog, monkeypatch):
     monkeypatch.setenv("MSTOCK_TOTP_SECRET", TOTP_SECRET)
     caplog.set_level(logging.DEBUG)
     add_route(mock_api, "auth.login", case="ok")
     add_route(mock_api, "auth.verify_totp", case="wrong_totp", status=400)
     add_route(mock_api, "auth.verify_totp", case="ok")
     add_route(mock_api, "user.funds", case="ok")
+    add_route(mock_api, "portfolio.positions", case="null")  # funds take the day's P&L from here
     add_route(mock_api, "auth.logout", case="ok")
 
     import pyotp
@@ -62,12 +63,12 @@ def test_unregistered_jwt_and_header_shapes_are_masked():
         assert fragment not in out
 
 
-def test_registered_secret_is_masked_anywhere(fresh_redactor):
+def test_registered_secret_is_masked_anywhere():
     register_secret("MySecretValue99")
     assert redact("prefixMySecretValue99suffix") == "prefix***suffix"
 
 
-def test_exception_text_in_a_record_is_masked(fresh_redactor):
+def test_exception_text_in_a_record_is_masked():
     register_secret("tok-ABCDEFGH")
     logger = logging.getLogger("test.redaction")
     record = logger.makeRecord("x", logging.ERROR, __file__, 1, "failed", None, None)

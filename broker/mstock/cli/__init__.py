@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError, MStockError, SessionExpired
+from ..redact import redact
 from .common import UsageError
 from .output import Console, PipeGuard, release_console, use_console
 
@@ -176,7 +177,7 @@ def _run(argv: Sequence[str] | None, out: PipeGuard, err: PipeGuard) -> int:
         return 1
     except Exception as exc:  # the last resort: one line, never a traceback unless asked for
         if args.verbose >= 2:
-            err.write(traceback.format_exc())
+            err.write(redact(traceback.format_exc()))
         console.error(
             f"unexpected {type(exc).__name__}: {exc}. This is a bug in mstock-openalgo; "
             f"rerun with -vv for details and report it"

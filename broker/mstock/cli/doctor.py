@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--probe-rate-limit",
         action="store_true",
-        help="with --live: send one data request over mStock's 1/s limit to see how it refuses",
+        help="with --live: send up to three reads 0.1 s apart, past mStock's 1/s data limit, to see how it refuses",
     )
     json_option(p)
     p.set_defaults(func=run)

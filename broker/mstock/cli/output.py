@@ -24,6 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
+from ..redact import redact
 from .table import Column, render_table
 
 DEFAULT_WIDTH = 80
@@ -162,15 +163,15 @@ class Console:
     # ---------------------------------------------------------------- stderr
 
     def error(self, message: str) -> None:
-        """One line on stderr, ``error: ...`` (red on a colour terminal)."""
-        text = " ".join(str(message).split())  # one line, whatever the message held
+        """One line on stderr, ``error: ...`` (red on a colour terminal), secrets masked."""
+        text = " ".join(redact(message).split())  # one line, whatever the message held
         prefix = f"{_RED}error:{_RESET}" if self.err_colour else "error:"
         self.err.write(f"{prefix} {text}\n")
         self.err.flush()
 
     def note(self, message: str) -> None:
-        """Information for the person at the terminal, kept out of the data on stdout."""
-        self.err.write(message + "\n")
+        """Information for the person at the terminal, kept out of the data on stdout (secrets masked)."""
+        self.err.write(redact(message) + "\n")
         self.err.flush()
 
     # ---------------------------------------------------------------- styling

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from ..clock import IST
 from ..errors import ValidationError
 from ..streaming.protocol import MODE_BY_NAME
-from .instruments import parse_instrument
+from .instruments import parse_instrument_list
 
 _WAIT_STEP = 0.25  # seconds; keeps Ctrl-C responsive while waiting
 
@@ -29,15 +29,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stream", help="print live ticks from the mStock feed: SYMBOL:EXCHANGE ...")
     p.add_argument("instruments", nargs="+", metavar="SYMBOL:EXCHANGE", help="e.g. SBIN:NSE NIFTY:NSE_INDEX")
     p.add_argument("--mode", choices=("ltp", "quote", "depth"), default="quote")
-    p.add_argument("--count", type=int, default=0, help="stop after this many ticks")
-    p.add_argument("--seconds", type=float, default=0.0, help="stop after this many seconds")
+    p.add_argument("--count", type=_limit(int), default=0, help="stop after this many ticks (default 0: no limit)")
+    p.add_argument("--seconds", type=_limit(float), default=0.0, help="stop after this many seconds (default 0: no limit)")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print each payload as one JSON line")
     p.set_defaults(func=run)
 
 
+def _limit(kind: type) -> Callable[[str], Any]:
+    """``--count``/``--seconds``: a number, 0 for no limit, never negative."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, not {text}")
+        return value
+
+    return parse
+
+
 def parse_instruments(items: Sequence[str], lookup: Any = None) -> list[tuple[str, str]]:
-    """``["SBIN:NSE", "nse_index:nifty"]`` -> ``[("SBIN", "NSE"), ("NIFTY", "NSE_INDEX")]``."""
-    return [parse_instrument(item, lookup) for item in items]
+    """``["SBIN:NSE", "nse_index:nifty", "RELIANCE", "NSE"]`` -> ``[("SBIN", "NSE"), ("NIFTY", "NSE_INDEX"), ("RELIANCE", "NSE")]``."""
+    return [(item["symbol"], item["exchange"]) for item in parse_instrument_list(items, lookup)]
 
 
 def format_tick(data: dict[str, Any]) -> str:

@@ -459,10 +459,13 @@ def _redirect(ctx: Context) -> Finding:
 
 def _call_orders(ctx: Context, token: str | None) -> MStockError | None:
     """One read of the order book (with ``token``, or with the API key alone)."""
+    client = ctx.client(token, quick=True)
     try:
-        ctx.client(token, quick=True).call("orders.list")
+        client.call("orders.list")
     except MStockError as exc:
         return exc
+    finally:
+        client.close()
     return None
 
 

@@ -23,6 +23,7 @@ from ..clock import now_ist
 from ..errors import ConfigError
 from ..transport.client import MStockClient, Timeouts
 from ..transport.probe import observing_client
+from ..transport.ratelimit import RateLimiter
 from ..transport.routes import route as lookup_route
 from .report import Report, Sample
 from .samples import Recorder, Redactor, sanitize
@@ -84,7 +85,11 @@ class Context:
         ctx.redactor = Redactor(settings.client_code if settings else None)
         return ctx
 
-    def client(self, access_token: str | None, *, quick: bool = False) -> ReadOnlyClient:
+    def client(
+        self, access_token: str | None, *, quick: bool = False, limiter: RateLimiter | None = None
+    ) -> ReadOnlyClient:
+        """A recorded read-only client; ``quick``: short timeouts and no retry. ``limiter``
+        replaces the shared one (only the opt-in rate-limit probe goes past it, unretried)."""
         if self.settings is None:
             raise ConfigError(self.settings_error or "configuration unreadable")
         return ReadOnlyClient(
@@ -95,7 +100,8 @@ class Context:
                 on_exchange=self.recorder,
                 wall=self.wall,
                 timeouts=QUICK_TIMEOUTS if quick else LIVE_TIMEOUTS,
-                max_attempts=1 if quick else 2,
+                max_attempts=1 if quick or limiter is not None else 2,
+                limiter=limiter,
             )
         )
 

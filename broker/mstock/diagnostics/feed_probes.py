@@ -36,7 +36,7 @@ from ..streaming import parser as feed_parser
 from ..streaming.connection import close_detail, interrupt, open_socket
 from ..streaming.protocol import ACTION_SUBSCRIBE, MODE_SNAP, classify_text, feed_url, login_frame, request_frames
 from .context import Context
-from .report import CONFIRMED, CONTRADICTED, UNTESTABLE, Finding
+from .report import CONFIRMED, CONTRADICTED, LIVE_PROBES, UNTESTABLE, Finding
 from .rest_probes import Instruments, RestView, wire_key
 
 SIZES = feed_parser.PACKET_SIZES
@@ -320,23 +320,11 @@ def _assumptions() -> dict[str, str]:
     return out
 
 
-_TITLES = {
-    "feed_framing": "feed framing",
-    "feed_epoch": "feed epoch zone",
-    "depth_order": "depth order",
-    "depth_side_flag": "depth side flag",
-    "order_updates": "order updates",
-    "feed_sockets": "second feed socket",
-    "order_updates_unsubscribed": "unsubscribed updates",
-    **{f"price_divisor_{s.lower()}": f"divisor {SEGMENT_NAMES[s]}" for s in SEGMENTS},
-}
-
-
 def _add(ctx: Context, finding_id: str, status: str, detail: str, *, change: str = "", data: Any = None) -> None:
     ctx.report.add(
         Finding(
             finding_id,
-            _TITLES[finding_id],
+            LIVE_PROBES[finding_id],
             status,
             detail,
             assumption=_assumptions()[finding_id],
@@ -347,7 +335,7 @@ def _add(ctx: Context, finding_id: str, status: str, detail: str, *, change: str
 
 
 def _all_untestable(ctx: Context, reason: str, *, texts: bool = True) -> None:
-    for finding_id in _TITLES:
+    for finding_id in _assumptions():
         if not texts and finding_id in ("order_updates", "feed_sockets", "order_updates_unsubscribed"):
             continue
         _add(ctx, finding_id, UNTESTABLE, reason)

@@ -40,6 +40,33 @@ _LABEL = {
 }
 WIDTH = 80
 
+# Every live probe (id -> title), in report order; a probe that cannot run still gets a line.
+LIVE_PROBES: dict[str, str] = {
+    "quote_full_layout": "quote FULL layout",
+    "quote_token_cap": "quote token cap",
+    "index_tokens_nse": "NSE index tokens",
+    "index_tokens_more": "more NSE indices",
+    "index_tokens_bse": "BSE index tokens",
+    "history_bar_limit": "history bar limit",
+    "history_over_limit": "history over limit",
+    "hourly_labels": "hourly labels",
+    "ordertag_echo": "ordertag echo",
+    "order_statuses": "order statuses",
+    "feed_framing": "feed framing",
+    "price_divisor_nse": "divisor NSE cash",
+    "price_divisor_nfo": "divisor NSE F&O",
+    "price_divisor_bse": "divisor BSE cash",
+    "price_divisor_bfo": "divisor BSE F&O",
+    "price_divisor_cds": "divisor NSE currency",
+    "feed_epoch": "feed epoch zone",
+    "depth_order": "depth order",
+    "depth_side_flag": "depth side flag",
+    "order_updates": "order updates",
+    "feed_sockets": "second feed socket",
+    "order_updates_unsubscribed": "unsubscribed updates",
+    "rate_limit_shape": "rate-limit answer",
+}
+
 
 @dataclass
 class Finding:

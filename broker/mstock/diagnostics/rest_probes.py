@@ -30,15 +30,17 @@ from ..market.history import refused_for_size
 from ..orders.tags import is_our_tag
 from ..records import SymbolRecord
 from ..transport.client import parse_envelope
-from ..transport.probe import observing_client
 from ..transport.ratelimit import Unlimited
-from .context import LIVE_TIMEOUTS, Context, ReadOnlyClient
+from .context import Context, ReadOnlyClient
 from .report import CONFIRMED, CONTRADICTED, UNTESTABLE, Finding
 
 # NSE index tokens are the exchange's own index numbers, 26000 upwards (NIFTY 50 = 26000).
 INDEX_SCAN = range(26000, 26100)
 HISTORY_PROBE_SESSIONS = 6  # one-minute bars of 6 sessions = 2250, well over the limit
-HOURLY_PROBE_DAYS = 7
+HOURLY_PROBE_WEEKDAYS = 5  # the newest full session among them is read
+# --probe-rate-limit: reads 0.1 s apart. The second is already over 1 request/s; a third
+# still lands in one second with the first if mStock counts whole clock seconds.
+PROBE_BURST = 3
 _OHLC_FIELDS = frozenset({"exchange", "tradingSymbol", "symbolToken", "ltp", "open", "high", "low", "close"})
 _VOLUME_KEYS = ("volume", "tradeVolume", "totalTradedVolume")
 _OI_KEYS = ("oi", "opnInterest", "openInterest")
@@ -696,7 +698,7 @@ def probe_hourly_labels(ctx: Context, client: ReadOnlyClient, record: SymbolReco
         + (f"{starts[0]} = {starts[0]}-{ends[0]}" if assumed == "start" else f"{ends[0]} = {starts[0]}-{ends[0]}")
         + ")"
     )
-    days = past_weekdays(today_ist(ctx.now()), 5)
+    days = past_weekdays(today_ist(ctx.now()), HOURLY_PROBE_WEEKDAYS)
     data = client.call("market.historical", json=_history_body(record, "ONE_HOUR", days[0], days[-1]))
     ctx.sample("market.historical", "live_one_hour")
     rows = data.get("candles") if isinstance(data, dict) and isinstance(data.get("candles"), list) else []
@@ -908,8 +910,8 @@ def probe_rate_limit(ctx: Context, record: SymbolRecord | None) -> None:
                 "rate_limit_shape",
                 title,
                 UNTESTABLE,
-                "not probed: --probe-rate-limit sends two data requests 0.1 s apart, one over "
-                "mStock's 1 request/s Data API limit",
+                "not probed: --probe-rate-limit sends up to three intraday reads 0.1 s apart, past "
+                "mStock's 1 request/s Data API limit, and stops at the first refusal",
                 assumption=assumption,
             )
         )
@@ -920,33 +922,24 @@ def probe_rate_limit(ctx: Context, record: SymbolRecord | None) -> None:
             Finding("rate_limit_shape", title, UNTESTABLE, "no NSE equity in the symbol table", assumption=assumption)
         )
         return
-    assert ctx.settings is not None
-    client = ReadOnlyClient(
-        observing_client(
-            ctx.access_token,
-            api_key=ctx.settings.api_key,
-            base_url=ctx.settings.base_url,
-            on_exchange=ctx.recorder,
-            wall=ctx.wall,
-            timeouts=LIVE_TIMEOUTS,
-            max_attempts=1,
-            limiter=Unlimited(),
-        )
-    )
+    client = ctx.client(ctx.access_token, limiter=Unlimited())
     body = {"exchange": INTRADAY_EXCHANGE_CODE[exchange], "symboltoken": str(record.token), "interval": "ONE_DAY"}
     time.sleep(1.1)  # a fresh Data API second, so the first request is surely within the limit
     mark = ctx.recorder.mark()
     answers: list[MStockError | None] = []
-    for attempt in range(3):
-        try:
-            client.call("market.intraday", json=body)
-            answers.append(None)
-        except AuthError:
-            raise
-        except MStockError as exc:
-            answers.append(exc)
-            break
-        time.sleep(0.1)
+    try:
+        for _ in range(PROBE_BURST):
+            try:
+                client.call("market.intraday", json=body)
+                answers.append(None)
+            except AuthError:
+                raise
+            except MStockError as exc:
+                answers.append(exc)
+                break
+            time.sleep(0.1)
+    finally:
+        client.close()
     exchanges = [e for e in ctx.recorder.since(mark) if e.route == "market.intraday"]
     if not answers or answers[0] is not None:
         ctx.report.add(
