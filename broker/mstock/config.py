@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import ConfigError
 
@@ -144,8 +144,17 @@ def check_transport_url(url: str, *, schemes: tuple[str, str]) -> str:
     if parts.scheme == plain and _is_loopback(parts.hostname or ""):
         return url
     raise ConfigError(
-        f"refusing {url!r}: use {secure}:// (plain {plain}:// is allowed only for 127.0.0.1/localhost)"
+        f"refusing {_shown(parts)!r}: use {secure}:// (plain {plain}:// is allowed only for 127.0.0.1/localhost)"
     )
+
+
+def _shown(parts: SplitResult) -> str:
+    """The URL as it may be printed: a user:password part or a query can hold credentials."""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def _is_loopback(host: str) -> bool:

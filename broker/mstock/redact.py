@@ -20,12 +20,20 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 
 MASK = "***"
 _MIN_SECRET_LEN = 4  # shorter values (e.g. "1") would mask unrelated digits everywhere
 
+# The registry keeps the values most recently registered, not every value ever seen: inside
+# OpenAlgo the process lives for months and logs in daily, and one ever-growing alternation
+# would make every log line slower. Values in use are registered again on every use (the API
+# key with every client, tokens with every call) and so stay; a dropped one is a token from an
+# earlier day, which the JWT pattern below still masks.
+MAX_SECRETS = 256
+
 _lock = threading.Lock()
-_secrets: frozenset[str] = frozenset()
+_recent: OrderedDict[str, None] = OrderedDict()
 _secret_re: re.Pattern[str] | None = None
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -49,23 +57,32 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def register_secret(*values: object) -> None:
     """Remember secret values so that they are masked wherever they appear later."""
-    global _secrets, _secret_re
+    global _secret_re
     new = {str(v) for v in values if v is not None and len(str(v)) >= _MIN_SECRET_LEN}
-    if not new or new <= _secrets:
+    if not new:
         return
     with _lock:
-        merged = _secrets | new
+        added = False
+        for value in new:
+            if value in _recent:
+                _recent.move_to_end(value)
+            else:
+                _recent[value] = None
+                added = True
+        if not added:
+            return
+        while len(_recent) > MAX_SECRETS:
+            _recent.popitem(last=False)
         # Longest first so that a secret containing another is masked whole.
-        alternation = "|".join(re.escape(s) for s in sorted(merged, key=len, reverse=True))
+        alternation = "|".join(re.escape(s) for s in sorted(_recent, key=len, reverse=True))
         _secret_re = re.compile(alternation)
-        _secrets = frozenset(merged)
 
 
 def forget_secrets_for_tests() -> None:
     """Clear the registry (tests only)."""
-    global _secrets, _secret_re
+    global _secret_re
     with _lock:
-        _secrets = frozenset()
+        _recent.clear()
         _secret_re = None
 
 

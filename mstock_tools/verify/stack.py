@@ -444,6 +444,8 @@ class Stack:
             "HOME": str(home),
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
+            # The interpreter is the user's own OpenAlgo environment: leave no bytecode in it.
+            "PYTHONDONTWRITEBYTECODE": "1",
             "APP_MODE": "standalone",  # we start the WebSocket proxy ourselves, on every OS
             "NO_COLOR": "1",
         }

@@ -55,6 +55,15 @@ def test_cleartext_remote_urls_are_refused(monkeypatch, url):
         config.settings()
 
 
+def test_a_refused_url_is_shown_without_its_credentials(monkeypatch):
+    monkeypatch.setenv("MSTOCK_BASE_URL", "http://trader:pa55word@example.com:8080/api?key=k3y")
+    with pytest.raises(ConfigError) as caught:
+        config.settings()
+    assert str(caught.value) == (
+        "refusing 'http://example.com:8080/api': use https:// (plain http:// is allowed only for 127.0.0.1/localhost)"
+    )
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"])
 def test_loopback_cleartext_is_allowed(monkeypatch, url):
     monkeypatch.setenv("MSTOCK_BASE_URL", url)

@@ -8,6 +8,7 @@ import pytest
 
 from broker.mstock.account import login
 from broker.mstock.api import auth_api, funds
+from broker.mstock import redact as redact_module
 from broker.mstock.redact import SecretFilter, mask_id, redact, register_secret
 
 from ..helpers import (
@@ -93,3 +94,13 @@ def test_reprs_hide_secrets(obj):
     assert "eyJx.eyJy.sig" not in text
     assert "feedtok1234" not in text
     assert "123456" not in text
+
+
+def test_the_registry_keeps_the_secrets_in_use_and_stays_bounded():
+    api_key = "long-lived-api-key-Zk3x@"
+    register_secret(api_key)
+    for day in range(3 * redact_module.MAX_SECRETS):
+        register_secret(f"token-of-day-{day:05d}", api_key)  # the key is registered with every use
+    assert redact(f"key {api_key} today token-of-day-00767") == "key *** today ***"
+    assert redact("old token-of-day-00000") == "old token-of-day-00000"
+    assert len(redact_module._recent) == redact_module.MAX_SECRETS

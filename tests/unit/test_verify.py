@@ -232,6 +232,12 @@ def test_stopping_a_process_ends_its_whole_group(tmp_path):
         popen.stdout.close()
 
 
+def test_openalgos_processes_see_none_of_this_shell_and_write_no_bytecode(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///users-own.db")
+    env = Stack(tmp_path)._process_env(tmp_path / "home")
+    assert (env["PYTHONDONTWRITEBYTECODE"], env["HOME"], "DATABASE_URL" in env) == ("1", str(tmp_path / "home"), False)
+
+
 def test_closing_twice_is_harmless(tmp_path):
     stack = Stack(tmp_path)
     stack.close()
