@@ -60,7 +60,7 @@ API_PREFIX = "/openapi/typeb"
 
 @dataclass(frozen=True)
 class Endpoint:
-    name: str  # the same dotted names as the client's route table (broker/mstock/api/routes.py)
+    name: str  # the same dotted names as the client's route table (broker/mstock/transport/routes.py)
     methods: tuple[str, ...]
     path: str
     access: str  # "none" | "key" | "bearer" (spec 1.2)

@@ -9,7 +9,7 @@
   ``MSTOCK_TOTP_SECRET`` pointing at it. It runs after ``tests/conftest.py``'s autouse
   isolation, which installs the ``Unlimited`` client-side limiter.
 * ``sandbox_token``: an access token of a session opened without the login calls.
-* ``sandbox_client``: an :class:`~broker.mstock.api.client.MStockClient` on that token that
+* ``sandbox_client``: an :class:`~broker.mstock.transport.client.MStockClient` on that token that
   never sleeps between retries.
 """
 
