@@ -8,6 +8,7 @@ assertions.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -33,8 +34,8 @@ FAST_FEED = FeedOptions(connect_timeout=2.0, recv_poll=0.05, ping_interval=0.5, 
 
 
 def fast(**overrides: Any) -> OrderUpdateOptions:
-    values: dict[str, Any] = dict(poll_interval=0.2, backstop_interval=30.0, reconnect_settle=0.05, probe_settle=0.3,
-                                  eviction_window=5.0, feed=FAST_FEED, join_timeout=2.0)
+    values: dict[str, Any] = dict(poll_interval=0.2, backstop_interval=30.0, reconnect_settle=0.05, probe_delay=0.3,
+                                  probe_settle=0.3, eviction_window=5.0, feed=FAST_FEED, join_timeout=2.0)
     values.update(overrides)
     return OrderUpdateOptions(**values)
 
@@ -362,7 +363,8 @@ def test_evicting_server_the_order_socket_gives_way_to_market_data(one_socket, c
     market_data = FeedClient(lambda: token, on_ticks=lambda ticks: None, options=FAST_FEED).start()
     try:
         assert market_data.wait_for_state(READY, timeout=5)
-        with following(lambda: token, fast(poll_interval=0.2)) as adapter:
+        # The live probe delay: market data takes its slot back long before the probe is due.
+        with following(lambda: token, fast(poll_interval=0.2, probe_delay=OrderUpdateOptions.probe_delay)) as adapter:
             assert wait_until(lambda: adapter.mode == POLLING, 10), adapter.status()
             assert market_data.wait_for_state(READY, timeout=5)
             evicted = server.feed.evicted_sockets
@@ -374,6 +376,27 @@ def test_evicting_server_the_order_socket_gives_way_to_market_data(one_socket, c
         market_data.stop()
     assert len(fallback_lines(caplog)) == 1
     assert adapter.events.states(orderid) == [("complete", 10)]  # a market order fills between two reads
+
+
+@pytest.mark.parametrize("one_socket", ["evict"], indirect=True)
+def test_the_probe_waits_until_market_data_has_taken_its_slot_back(one_socket):
+    # Market data reconnects 0.75-1.5 s after the order socket displaced it. A probe sent
+    # in that gap (as one sent right after the first book read was) opens a socket of its
+    # own: a fourth LOGIN, and on a live server one more eviction of market data.
+    server, token = one_socket
+    slow_retry = dataclasses.replace(FAST_FEED, backoff_initial=1.5, backoff_max=1.5)
+    market_data = FeedClient(lambda: token, on_ticks=lambda ticks: None, options=slow_retry).start()
+    try:
+        assert market_data.wait_for_state(READY, timeout=5)
+        with following(lambda: token, fast(probe_delay=5.0)) as adapter:
+            assert wait_until(lambda: adapter.mode == POLLING, 10), adapter.status()
+            assert market_data.wait_for_state(READY, timeout=5)
+            assert wait_until(lambda: server.feed.logins >= 3)
+            status = adapter.status()
+        assert server.feed.logins == 3 and server.feed.evicted_sockets == 2
+    finally:
+        market_data.stop()
+    assert status["second_socket_checked"] is False and "closed the order-update socket (code 1008)" in status["reason"]
 
 
 def test_a_server_that_keeps_two_sockets_keeps_push(tmp_path, monkeypatch, isolated_environment):

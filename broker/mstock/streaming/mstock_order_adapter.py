@@ -28,7 +28,10 @@ every state is published once and none is published after a newer one:
   server twice within ``eviction_window`` seconds of opening; or, once per session, a probe
   that opens one more socket for ``probe_settle`` seconds is refused, or closes ours or is
   closed itself. A server that keeps one socket per session would otherwise have this
-  socket block or evict the market-data feed.
+  socket block or evict the market-data feed. The probe waits until this socket has
+  stayed up ``probe_delay`` seconds: on a server that evicts the older socket, the
+  market-data feed reconnects sooner than that and takes the one slot back, and a probe
+  sent meanwhile would evict market data once more.
 
 ``MSTOCK_ORDER_UPDATES=poll`` skips the socket, ``off`` disables the adapter.
 ``ORDER_POLL_INTERVAL`` (OpenAlgo's own setting, default 5 s, at least 2 s) sets the
@@ -87,6 +90,9 @@ class OrderUpdateOptions:
     evictions_before_polling: int = 2
     eviction_window: float = 10.0
     probe: bool = True
+    # Longer than the market-data feed's first reconnection (0.5 s at most, plus the
+    # handshake), so that on an evicting server the probe never races it.
+    probe_delay: float = 3.0
     probe_settle: float = 2.0
     # A slower first retry than the market-data feed's: after a network outage both
     # sockets reconnect, and on a one-socket server the market data should win.
@@ -131,6 +137,8 @@ class MstockOrderUpdates:
         self._refusals = 0
         self._evictions = 0
         self._push_sessions = 0  # sessions of our socket that ended (the probe watches this)
+        self._ready_since: float | None = None  # when our socket last became ready; None while it is down
+        self._probed_since: float | None = None  # the _ready_since of the connection last probed
         self._rest_rejected: str | None = None
         self._rest_failures = 0
         self._no_session_logged = False
@@ -252,6 +260,9 @@ class MstockOrderUpdates:
     def _on_feed_state(self, state: str, reason: str) -> None:
         if state == READY:
             self._reconnected = True
+            self._ready_since = time.monotonic()
+        else:
+            self._ready_since = None
         self._wake_event.set()  # up: read the book at once; down: follow it at the polling pace
 
     def _on_session_end(self, end: SessionEnd) -> None:
@@ -326,7 +337,14 @@ class MstockOrderUpdates:
                 if reconnected:
                     stop.wait(self.options.reconnect_settle)
                 elif last_read is not None:
-                    wait = last_read + self._interval() - time.monotonic()
+                    now = time.monotonic()
+                    probe_at = self._probe_due()
+                    if probe_at is not None and probe_at <= now:
+                        self._probe()
+                        continue
+                    wait = last_read + self._interval() - now
+                    if probe_at is not None:
+                        wait = min(wait, probe_at - now)
                     if wait > 0:
                         self._wake_event.wait(wait)
                         self._wake_event.clear()
@@ -335,8 +353,6 @@ class MstockOrderUpdates:
                     break
                 last_read = time.monotonic()
                 self.read_book()
-                if reconnected and not self._probed and self._mode == PUSH and self.options.probe:
-                    self._probe()
             except Exception:  # noqa: BLE001 - the watcher must outlive a bug; logged with its traceback
                 log.exception("mStock order updates: unexpected error while reading the order book")
                 last_read = time.monotonic()
@@ -387,8 +403,18 @@ class MstockOrderUpdates:
         level = logging.WARNING if self._rest_failures == 1 else logging.DEBUG
         log.log(level, "mStock order updates for %s: %s; retrying in %g s", self.user_id, what, self._interval())
 
+    def _probe_due(self) -> float | None:
+        """When the second-socket probe is due (monotonic), or ``None`` while it is not wanted."""
+        ready_since = self._ready_since
+        if not self.options.probe or self._probed or self._mode != PUSH or ready_since is None:
+            return None
+        if ready_since == self._probed_since:
+            return None  # this connection was probed, inconclusively: wait for the next one
+        return ready_since + self.options.probe_delay
+
     def _probe(self) -> None:
         """Open one more socket for a moment: does the server keep a socket beside ours?"""
+        self._probed_since = self._ready_since
         verdict = self._second_socket_verdict()
         if verdict is None:
             self._probed = True
@@ -403,6 +429,8 @@ class MstockOrderUpdates:
         except MStockError:
             return ""
         ended_before = self._push_sessions
+        if self._mode != PUSH or self._ready_since is None or self._ready_since != self._probed_since:
+            return ""  # our socket went down, or we fell back, while the credentials were read
         try:
             probe = open_socket(url, timeout=self.options.feed.connect_timeout)
         except AuthError:
