@@ -10,10 +10,10 @@ against itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
+from mstock_sandbox.clock import IST
 
 # OpenAlgo's words -> mStock's (as the sandbox's OMS records them).
 PRODUCT = {"CNC": "DELIVERY", "MIS": "INTRADAY", "NRML": "CARRYFORWARD"}

@@ -30,10 +30,12 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from mstock_sandbox.clock import next_midnight
 
 LOOPBACK = "127.0.0.1"
 
@@ -130,15 +132,12 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
 MIDNIGHT_GUARD_SECONDS = 300.0
 
 
 def seconds_to_wait_for_midnight(now: datetime, guard: float = MIDNIGHT_GUARD_SECONDS) -> float:
     """Seconds until just past the next midnight IST if it is less than ``guard`` away, else 0."""
-    local = now.astimezone(IST)
-    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), IST)
-    left = (midnight - local).total_seconds()
+    left = (next_midnight(now) - now).total_seconds()
     return left + 5.0 if left < guard else 0.0
 
 

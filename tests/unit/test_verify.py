@@ -16,13 +16,13 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from mstock_sandbox.clock import IST
 from mstock_tools.verify import checks as checks_module
 from mstock_tools.verify.checks import CHECKS, Check, Context, run_one, select
 from mstock_tools.verify.client import Answer, CheckFailed
 from mstock_tools.verify.oracle import STATUS, on_tick, openalgo_option_strike
 from mstock_tools.verify.run import run_verify
 from mstock_tools.verify.stack import (
-    IST,
     Process,
     Stack,
     StackError,
