@@ -12,6 +12,7 @@ import argparse
 import csv
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,6 +37,7 @@ QUOTE_COLUMNS = (
     Column("oi", priority=8),
 )
 HISTORY_COLUMNS = ("time (IST)", "open", "high", "low", "close", "volume", Column("oi", priority=1))
+CANDLE_FIELDS = ("timestamp", "open", "high", "low", "close", "volume", "oi")
 HISTORY_TABLE_LIMIT = 40  # rows printed in full; longer results show head and tail
 INDEX_EXCHANGES = frozenset({"NSE_INDEX", "BSE_INDEX", "MCX_INDEX"})
 
@@ -146,7 +148,6 @@ def _depth(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from .. import host
     from ..mapping.symbols import require_instrument
     from ..market.history import fetch_history, to_ist_date
     from ..market.intervals import interval_for
@@ -157,11 +158,11 @@ def _history(args: argparse.Namespace) -> int:
     first, last = to_ist_date(start), to_ist_date(end)
     if first > last:
         raise ValidationError(f"FROM {first} is after TO {last}: give the earlier date first")
-    record = require_instrument(symbol, exchange, host.symbols())
+    record = require_instrument(symbol, exchange, lookup())
     with ProgressBar() as bar:
         frame = fetch_history(get_client(auth()), record, exchange, interval.key, first, last, progress=bar.for_stage("history"))
     rows = [
-        {"time (IST)": _ist_text(int(r["timestamp"]), interval.daily), **{k: r[k] for k in ("timestamp", "open", "high", "low", "close", "volume", "oi")}}
+        {"time (IST)": _ist_text(int(r["timestamp"]), interval.daily), **{k: r[k] for k in CANDLE_FIELDS}}
         for r in frame.to_dict(orient="records")
     ]
     if args.csv:
@@ -170,7 +171,7 @@ def _history(args: argparse.Namespace) -> int:
             console().note(f"{len(rows)} candles written to {args.csv}")
         return 0
     if console().json_mode:
-        console().json([{k: r[k] for k in ("timestamp", "open", "high", "low", "close", "volume", "oi")} for r in rows])
+        console().json([{k: r[k] for k in CANDLE_FIELDS} for r in rows])
         return 0
     shown: list[dict[str, Any]] = rows
     if len(rows) > HISTORY_TABLE_LIMIT:
@@ -182,13 +183,8 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _write_csv(rows: list[dict[str, Any]], target: str) -> None:
-    columns = ["timestamp", "time (IST)", "open", "high", "low", "close", "volume", "oi"]
-    if target == "-":
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        return
-    with open(target, "w", newline="", encoding="utf-8") as handle:
+    columns = ["timestamp", "time (IST)", *CANDLE_FIELDS[1:]]
+    with nullcontext(sys.stdout) if target == "-" else open(target, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)

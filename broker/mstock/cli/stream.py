@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from ..clock import IST
 from ..errors import ValidationError
 from ..streaming.protocol import MODE_BY_NAME
+from .common import auth, lookup
 from .instruments import parse_instrument_list
 
 _WAIT_STEP = 0.25  # seconds; keeps Ctrl-C responsive while waiting
@@ -83,17 +84,14 @@ def run(
     err: TextIO | None = None,
     adapter_factory: Callable[[], Any] | None = None,
 ) -> int:
-    from ..account.session import current_auth_token
     from ..streaming.mstock_adapter import MstockWebSocketAdapter
 
     out = out or sys.stdout
     err = err or sys.stderr
-    from .. import host
-
-    instruments = parse_instruments(args.instruments, host.symbols())
+    instruments = parse_instruments(args.instruments, lookup())
     as_json = bool(getattr(args, "json", False))
     mode = MODE_BY_NAME[args.mode]
-    current_auth_token()  # fail now, with the login hint, rather than inside the feed thread
+    auth()  # fail now, with the login hint, rather than inside the feed thread
 
     done = threading.Event()
     failure: list[str] = []
@@ -121,7 +119,7 @@ def run(
     adapter = (adapter_factory or MstockWebSocketAdapter)()
     adapter.market_data_callback = on_data
     adapter.on_feed_state = on_state
-    result = adapter.initialize("mstock", "cli", token_provider=current_auth_token)
+    result = adapter.initialize("mstock", "cli", token_provider=auth)
     if result.get("status") != "success":
         err.write(f"error: {result.get('message')}\n")
         return 1
