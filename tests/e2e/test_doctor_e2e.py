@@ -118,7 +118,6 @@ def doctor(server, symbols_url, working_order, isolated_environment, monkeypatch
         client_name=server.account.client_name,
     )
     session_file.save(tmp_path / "session.json", saved)
-    quotes.reset_for_tests()
     server.faults.clear()
     return server
 
