@@ -284,7 +284,8 @@ def run_hosted(sizes: list[int], repeat: int) -> None:
         cpu_ratios = [o / f for o, f in zip(cpu_ours, cpu_floor)]
         per_row[size] = (statistics.median(cpu_ours) / store["rows"], statistics.median(cpu_floor) / store["rows"])
         first = store["first"]
-        print(f"\n== {size:,} rows in, {store['rows']:,} stored; OpenAlgo symtoken with {len(store['indexes'])} indexes ==")
+        print(f"\n== {size:,} rows in, {store['rows']:,} stored; "
+              f"OpenAlgo's symtoken table with {len(store['indexes'])} indexes ==")
         print(f"first load through process_master: parse {first['parse']:.2f}s, normalise {first['normalise']:.2f}s, "
               f"store {first['store']:.2f}s, total {first['total']:.2f}s")
         print(f"store (replace), {repeat} alternating runs: ours {_range(ours)} s, floor {_range(floor)} s, "
