@@ -36,12 +36,15 @@ import json
 import os
 import random
 import resource
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import timeit
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +114,24 @@ def _insert_sql(columns) -> str:
     return f"INSERT INTO symtoken ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
+@contextmanager
+def _immediate_transaction(engine) -> Iterator[sqlite3.Connection]:
+    """The sqlite3 connection of ``engine`` inside one ``BEGIN IMMEDIATE`` transaction:
+    committed when the block ends, rolled back on any error."""
+    raw = engine.raw_connection()
+    try:
+        db = raw.driver_connection
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    finally:
+        raw.close()
+
+
 def floor_replace(engine, rows: list[tuple], columns) -> None:
     """The floor: the fastest correct replace of ``symtoken`` we found, written bare.
 
@@ -122,41 +143,21 @@ def floor_replace(engine, rows: list[tuple], columns) -> None:
     b-trees row by row (compare ``kept-indexes`` in the output); nothing faster is correct
     for the same table: the rows must be written, and so must every index.
     """
-    raw = engine.raw_connection()
-    try:
-        db = raw.driver_connection
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            indexes = db.execute(SYMTOKEN_INDEX_SQL).fetchall()
-            for name, _ in indexes:
-                db.execute(f'DROP INDEX "{name}"')
-            db.execute("DELETE FROM symtoken")
-            db.executemany(_insert_sql(columns), rows)
-            for _, sql in indexes:
-                db.execute(sql)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-    finally:
-        raw.close()
+    with _immediate_transaction(engine) as db:
+        indexes = db.execute(SYMTOKEN_INDEX_SQL).fetchall()
+        for name, _ in indexes:
+            db.execute(f'DROP INDEX "{name}"')
+        db.execute("DELETE FROM symtoken")
+        db.executemany(_insert_sql(columns), rows)
+        for _, sql in indexes:
+            db.execute(sql)
 
 
 def kept_indexes_replace(engine, rows: list[tuple], columns) -> None:
     """Alternative: plain tuples in one transaction with the indexes maintained row by row."""
-    raw = engine.raw_connection()
-    try:
-        db = raw.driver_connection
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute("DELETE FROM symtoken")
-            db.executemany(_insert_sql(columns), rows)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-    finally:
-        raw.close()
+    with _immediate_transaction(engine) as db:
+        db.execute("DELETE FROM symtoken")
+        db.executemany(_insert_sql(columns), rows)
 
 
 def core_dicts_replace(engine, table, rows: list[tuple], columns) -> None:
@@ -283,7 +284,8 @@ def run_hosted(sizes: list[int], repeat: int) -> None:
         cpu_ratios = [o / f for o, f in zip(cpu_ours, cpu_floor)]
         per_row[size] = (statistics.median(cpu_ours) / store["rows"], statistics.median(cpu_floor) / store["rows"])
         first = store["first"]
-        print(f"\n== {size:,} rows in, {store['rows']:,} stored; OpenAlgo symtoken with {len(store['indexes'])} indexes ==")
+        print(f"\n== {size:,} rows in, {store['rows']:,} stored; "
+              f"OpenAlgo's symtoken table with {len(store['indexes'])} indexes ==")
         print(f"first load through process_master: parse {first['parse']:.2f}s, normalise {first['normalise']:.2f}s, "
               f"store {first['store']:.2f}s, total {first['total']:.2f}s")
         print(f"store (replace), {repeat} alternating runs: ours {_range(ours)} s, floor {_range(floor)} s, "

@@ -14,6 +14,7 @@ import responses
 
 from broker.mstock import config, host, redact
 from broker.mstock.mapping import codes
+from broker.mstock.market import quotes
 from broker.mstock.orders import bulk, positions, reconcile
 from broker.mstock.transport import client as client_module
 from broker.mstock.transport import keepwarm, ratelimit
@@ -53,6 +54,7 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
     bulk.reset_for_tests()
     reconcile.reset_for_tests()
     codes.reset_unknown_log_for_tests()
+    quotes.reset_for_tests()  # the quote mode and token cap learnt from earlier answers
     # Each test registers only its own secrets: the registry is one regular expression,
     # recompiled at every registration, and the whole suite's tokens made that take a
     # second per login by the end of a run (and let a test pass on another's registration).
@@ -61,6 +63,7 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):
     positions.reset_for_tests()
     bulk.reset_for_tests()
     reconcile.reset_for_tests()
+    quotes.reset_for_tests()
     client_module.reset_clients()
     host.reset_for_tests()
     ratelimit.set_default_limiter(None)

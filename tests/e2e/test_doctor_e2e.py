@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -43,8 +42,8 @@ from mstock_sandbox import SandboxConfig, SandboxServer
 from mstock_sandbox.clock import IST
 from mstock_sandbox.config import EXTENDED_INDEX_SPOTS
 from mstock_sandbox.feed import EPOCHS, PacketFormat
-from tests.e2e.conftest import make_client
-from tests.e2e.sandbox_support import _ANCHORS
+from tests.e2e.conftest import make_client, off_ltp, pin_price
+from tests.e2e.sandbox_support import running_sandbox
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -61,18 +60,10 @@ def fixed_now() -> datetime:
     return FIXED
 
 
-def start_sandbox(**knobs: Any) -> SandboxServer:
-    config = SandboxConfig(port=0, master_rows=_ANCHORS, clock=fixed_now, enforce_rate_limits=False, **knobs)
-    return SandboxServer(config, feed_options={"publish_interval": None}).start()
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
-    sandbox = start_sandbox()
-    try:
+    with running_sandbox(clock=fixed_now) as sandbox:
         yield sandbox
-    finally:
-        sandbox.stop()
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +74,6 @@ def symbols_url(server: SandboxServer, tmp_path_factory: pytest.TempPathFactory)
     mc.process_master(server.state.master_bytes(), store=store.replace_all, limits=mc.Limits(min_rows=1))
     store.close()
     return url
-
-
-def price_below(server: SandboxServer, token: str, ratio: float = 0.97) -> str:
-    market = server.state.market
-    close = market.snapshot(token, "NSE").close
-    ltp = Decimal(str(market.set_ltp(token, close, "NSE").ltp))
-    return str((ltp * Decimal(str(ratio)) / Decimal("0.05")).quantize(Decimal(1), ROUND_HALF_UP) * Decimal("0.05"))
 
 
 def place_resting(server: SandboxServer, url: str, quantity: int = 10) -> str:
@@ -103,7 +87,7 @@ def place_resting(server: SandboxServer, url: str, quantity: int = 10) -> str:
             "action": "BUY",
             "quantity": quantity,
             "pricetype": "LIMIT",
-            "price": price_below(server, "3045"),
+            "price": off_ltp(pin_price(server, "3045"), -0.03),
             "product": "MIS",
         }
         return place(client, data, SymbolStore(url))
@@ -134,7 +118,6 @@ def doctor(server, symbols_url, working_order, isolated_environment, monkeypatch
         client_name=server.account.client_name,
     )
     session_file.save(tmp_path / "session.json", saved)
-    quotes.reset_for_tests()
     server.faults.clear()
     return server
 
@@ -290,8 +273,7 @@ def test_more_nse_index_tokens_are_found_and_named(symbols_url, isolated_environ
     # A sandbox of its own (the index set is fixed at start); a smaller cap keeps this cold
     # sandbox quick, the shared one checks the real cap.
     monkeypatch.setattr(quotes, "MAX_TOKENS_PER_QUOTE_CALL", 60)
-    extended = start_sandbox(index_spots=EXTENDED_INDEX_SPOTS)
-    try:
+    with running_sandbox(clock=fixed_now, index_spots=EXTENDED_INDEX_SPOTS) as extended:
         for name, value in extended.env().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("DATABASE_URL", symbols_url)
@@ -303,8 +285,6 @@ def test_more_nse_index_tokens_are_found_and_named(symbols_url, isolated_environ
             ),
         )
         report = live()
-    finally:
-        extended.stop()
     assert report.contradicted() == ["index_tokens_more"]
     finding = report.finding("index_tokens_more")
     assert finding.data["tokens"]["26004"] == "NIFTY 500"

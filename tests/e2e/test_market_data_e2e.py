@@ -33,10 +33,8 @@ class RequestCounter:
 
 @pytest.fixture
 def auth(sandbox, sandbox_token) -> str:
-    quotes.reset_for_tests()
     refresh_master(sandbox_token)
-    yield sandbox_token
-    quotes.reset_for_tests()
+    return sandbox_token
 
 
 @pytest.fixture

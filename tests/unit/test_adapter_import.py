@@ -89,11 +89,13 @@ REGISTRY = {"mstock": MstockWebSocketAdapter}
 '''
 
 
-def _fake_openalgo(tmp_path: Path) -> Path:
+def fake_openalgo(tmp_path: Path, **modules: str) -> Path:
+    """A stand-in ``websocket_proxy`` package under ``tmp_path``: its ``__init__`` and base
+    adapter, plus ``modules`` (module name -> source)."""
     package = tmp_path / "websocket_proxy"
     package.mkdir()
-    (package / "__init__.py").write_text(FAKE_PACKAGE)
-    (package / "base_adapter.py").write_text(FAKE_BASE)
+    for name, source in {"__init__": FAKE_PACKAGE, "base_adapter": FAKE_BASE, **modules}.items():
+        (package / f"{name}.py").write_text(source)
     return tmp_path
 
 
@@ -107,7 +109,7 @@ def test_subclasses_openalgos_base_when_imported_by_the_proxy(tmp_path):
         adapter = cls()  # abstract methods all implemented
         print(cls.__mro__[1].__module__)
         """,
-        _fake_openalgo(tmp_path),
+        fake_openalgo(tmp_path),
     )
     assert out == "websocket_proxy.base_adapter"
 
@@ -119,7 +121,7 @@ def test_dynamic_import_after_the_proxy_package_also_gets_the_base(tmp_path):
         module = importlib.import_module("broker.mstock.streaming.mstock_adapter")
         print(getattr(module, "MstockWebSocketAdapter").__mro__[1].__name__)
         """,
-        _fake_openalgo(tmp_path),
+        fake_openalgo(tmp_path),
     )
     assert out == "BaseBrokerWebSocketAdapter"
 
@@ -130,7 +132,7 @@ def test_importing_the_adapter_first_never_triggers_the_circular_import(tmp_path
         from broker.mstock.streaming.mstock_adapter import MstockWebSocketAdapter
         print("websocket_proxy" in sys.modules, MstockWebSocketAdapter.__mro__[1].__name__)
         """,
-        _fake_openalgo(tmp_path),
+        fake_openalgo(tmp_path),
     )
     assert out == "False StandaloneAdapterBase"
 

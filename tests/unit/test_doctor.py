@@ -451,7 +451,6 @@ def test_refused_cap_reads_only_a_stated_cap_below_what_was_sent(message, cap):
 
 
 def test_a_stated_token_cap_is_followed_and_remembered(mock_api):
-    quotes.reset_for_tests()
     sizes: list[int] = []
 
     def answer(request):
@@ -503,7 +502,6 @@ def test_a_stated_token_cap_is_followed_and_remembered(mock_api):
     sizes.clear()
     quotes.get_multiquotes(client, lookup, items)
     assert sizes == [2, 2, 1]
-    quotes.reset_for_tests()
 
 
 def test_first_mode_and_depth_constants_seed_the_capabilities(monkeypatch):
@@ -511,8 +509,6 @@ def test_first_mode_and_depth_constants_seed_the_capabilities(monkeypatch):
     monkeypatch.setattr(quotes, "FULL_HAS_DEPTH", False)
     quotes.reset_for_tests()
     assert (quotes.capabilities.mode, quotes.capabilities.full_has_depth) == (quotes.OHLC, False)
-    monkeypatch.undo()
-    quotes.reset_for_tests()
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,7 @@ a fresh interpreter with an empty environment.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .test_adapter_import import FAKE_BASE, FAKE_PACKAGE, run_clean
+from .test_adapter_import import fake_openalgo, run_clean
 
 # OpenAlgo's order-update base class as contract 12 describes it: constructed with
 # (broker_name, user_id), three abstract hooks, and a publisher that builds the event from
@@ -55,15 +53,6 @@ class BaseOrderUpdateAdapter(ABC):
 '''
 
 
-def _fake_openalgo(tmp_path: Path) -> Path:
-    package = tmp_path / "websocket_proxy"
-    package.mkdir()
-    (package / "__init__.py").write_text(FAKE_PACKAGE)
-    (package / "base_adapter.py").write_text(FAKE_BASE)
-    (package / "order_adapter.py").write_text(FAKE_ORDER_BASE)
-    return tmp_path
-
-
 def test_imports_with_nothing_set_up_and_builds_on_the_stand_in():
     out = run_clean(
         """
@@ -101,6 +90,6 @@ def test_as_openalgo_loads_it_the_adapter_is_a_base_order_update_adapter(tmp_pat
         event = PUBLISHED[0]
         print(event.orderid, event.order_status, event.broker, event.api_type, event.request_data, adapter.connected)
         """,
-        _fake_openalgo(tmp_path),
+        fake_openalgo(tmp_path, order_adapter=FAKE_ORDER_BASE),
     )
     assert out == "1 open mstock mstock.order_update {'user_id': 'alice'} False"

@@ -16,11 +16,9 @@ from .market_support import FakeSymbols, record
 
 @pytest.fixture(autouse=True)
 def symbols(monkeypatch):
-    quotes.reset_for_tests()
     lookup = FakeSymbols()
     monkeypatch.setattr(host, "symbols", lambda: lookup)
-    yield lookup
-    quotes.reset_for_tests()
+    return lookup
 
 
 def _data() -> BrokerData:

@@ -35,13 +35,6 @@ class FakeSnapshot:
         return self._result
 
 
-@pytest.fixture(autouse=True)
-def fresh_capabilities():
-    quotes.reset_for_tests()
-    yield
-    quotes.reset_for_tests()
-
-
 def _depth(snapshot, symbol="SBIN", exchange="NSE"):
     return depth.get_depth(get_client(ACCESS_TOKEN), FakeSymbols(), ACCESS_TOKEN, symbol, exchange, snapshot=snapshot)
 
