@@ -358,6 +358,8 @@ def _header_groups(frame: bytes | bytearray | memoryview, size: int) -> list[tup
 
 def _length_prefixed(frame: bytes | bytearray | memoryview, size: int) -> list[tuple[int, int]]:
     """Big-endian ``count``, then a big-endian ``length`` before each packet."""
+    if size < BE_COUNT.size:
+        raise MalformedFrame(f"{size} bytes hold no packet count")
     count = BE_COUNT.unpack_from(frame, 0)[0]
     if count == 0:
         raise MalformedFrame("length-prefixed frame of 0 packets")
