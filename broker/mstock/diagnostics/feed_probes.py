@@ -2,9 +2,9 @@
 
 One socket, opened like the plugin opens it (verified TLS, ``LOGIN:`` at once), subscribes
 one instrument per segment in Snap Quote mode and records every frame for a few seconds.
-The frames are then read twice: by this module's own splitter (which names the framing
-actually received, including ones the plugin cannot read) and by the plugin's parser
-(which says whether the plugin would have understood them). Raw integers are compared
+The frames are then read twice: by :func:`split_frame`, which tries the parser's framings
+one by one and so names the framing actually received (or ``unknown``), and by the
+plugin's parser (which says whether the plugin would have understood them). Raw integers are compared
 with the REST quote of the same instruments:
 
 * price divisor per segment: the packet's previous close (or LTP) against REST's, as a
@@ -17,7 +17,6 @@ with the REST quote of the same instruments:
 from __future__ import annotations
 
 import math
-import struct
 import threading
 import time
 from collections import Counter
@@ -41,7 +40,9 @@ from .rest_probes import Instruments, RestView, wire_key
 
 SIZES = feed_parser.PACKET_SIZES
 MODE_FOR_SIZE = feed_parser.MODE_FOR_SIZE
-PLUGIN_FRAMINGS = ("header", "bare", "concatenated")  # what streaming/parser.py reads
+# What the framing assumption names (plus back-to-back bare packets): any other framing
+# contradicts it, even one the parser also reads.
+ASSUMED_FRAMINGS = ("header", "bare", "concatenated")
 UTC_SHIFT = 5 * 3600 + 30 * 60
 EPOCH_TOLERANCE = 600.0  # seconds: ticks within 10 minutes of this clock are "now"
 MARKET_OPEN, MARKET_CLOSE = dtime(9, 15), dtime(15, 30)
@@ -124,55 +125,21 @@ def decode_packet(data: bytes) -> Packet | None:
     return packet
 
 
-def _le_groups(frame: bytes) -> list[bytes] | None:
-    packets: list[bytes] = []
-    offset = 0
-    while offset < len(frame):
-        if len(frame) - offset < 4:
-            return None
-        count, size = struct.unpack_from("<HH", frame, offset)
-        end = offset + 4 + count * size
-        if size not in SIZES or count == 0 or end > len(frame):
-            return None
-        packets += [frame[p : p + size] for p in range(offset + 4, end, size)]
-        offset = end
-    return packets
-
-
-def _be_groups(frame: bytes) -> list[bytes] | None:
-    if len(frame) < 2:
-        return None
-    (count,) = struct.unpack_from(">H", frame, 0)
-    packets: list[bytes] = []
-    offset = 2
-    for _ in range(count):
-        if len(frame) - offset < 2:
-            return None
-        (size,) = struct.unpack_from(">H", frame, offset)
-        if size not in SIZES or offset + 2 + size > len(frame):
-            return None
-        packets.append(frame[offset + 2 : offset + 2 + size])
-        offset += 2 + size
-    return packets if packets and offset == len(frame) else None
-
-
 def split_frame(frame: bytes) -> tuple[str, list[bytes]]:
-    """(framing, packets): ``bare``, ``header`` (little-endian count + size), ``big-endian``
-    (count, then a length before each packet), ``concatenated`` bare packets, or ``unknown``."""
+    """(framing, packets): ``bare``, the first of the parser's framings (``header``,
+    ``big-endian``, ``concatenated``) whose packets all carry their size's mode byte, or
+    ``unknown``."""
     size = len(frame)
     if size in SIZES and frame[0] == MODE_FOR_SIZE[size]:
         return "bare", [frame]
-    packets = _le_groups(frame)
-    if packets and all(decode_packet(p) for p in packets):
-        return "header", packets
-    packets = _be_groups(frame)
-    if packets and all(decode_packet(p) for p in packets):
-        return "big-endian", packets
-    for packet_size in SIZES:
-        if size % packet_size == 0:
-            parts = [frame[p : p + packet_size] for p in range(0, size, packet_size)]
-            if all(decode_packet(p) for p in parts):
-                return "concatenated", parts
+    for name, layout_of in feed_parser.FRAMINGS.items():
+        try:
+            layout = layout_of(frame, size)
+        except feed_parser.MalformedFrame:
+            continue
+        packets = [frame[offset : offset + length] for offset, length in layout]
+        if packets and all(decode_packet(p) for p in packets):
+            return name, packets
     return "unknown", []
 
 
@@ -353,7 +320,7 @@ def _framing(ctx: Context, got: Capture) -> list[Packet]:
             unread += 1
     shown = ", ".join(f"{kind} x{count}" for kind, count in kinds.most_common())
     data = {"framings": dict(kinds), "frames": len(got.binary), "unread_by_plugin": unread}
-    strange = [k for k in kinds if k not in PLUGIN_FRAMINGS]
+    strange = [k for k in kinds if k not in ASSUMED_FRAMINGS]
     if not strange and not unread:
         _add(ctx, "feed_framing", CONFIRMED, f"{len(got.binary)} frames: {shown}; the plugin reads all", data=data)
     else:

@@ -189,7 +189,7 @@ class FeedParser:
                 pass  # analysed below, with every framing's reason
         layouts: list[list[tuple[int, int]]] = []
         problems: list[MalformedFrame] = []
-        for split in (_header_groups, _length_prefixed, _concatenated):
+        for split in FRAMINGS.values():
             try:
                 layouts.append(split(frame, size))
             except MalformedFrame as exc:
@@ -390,3 +390,10 @@ def _concatenated(frame: bytes | bytearray | memoryview, size: int) -> list[tupl
                 return [(p, packet_size) for p in range(0, size, packet_size)]
     raise MalformedFrame(f"{size} bytes are no whole number of bare packets")
 
+
+# Every multi-packet framing, by the name ``doctor --live`` reports it under.
+FRAMINGS: dict[str, Callable[[bytes | bytearray | memoryview, int], list[tuple[int, int]]]] = {
+    "header": _header_groups,
+    "big-endian": _length_prefixed,
+    "concatenated": _concatenated,
+}
