@@ -334,7 +334,9 @@ def _framing(ctx: Context, got: Capture) -> list[Packet]:
             "feed_framing",
             CONTRADICTED,
             f"{len(got.binary)} frames: {shown} ({described}); the plugin cannot read {unread} of them",
-            change="streaming/parser.py FeedParser.parse (the frame splitter) must read this framing",
+            change="streaming/parser.py FeedParser.parse (the frame splitter) must read this framing"
+            if unread
+            else "nothing to change: streaming/parser.py reads this framing too",
             data=data,
         )
     return packets
