@@ -29,7 +29,7 @@ from .checks import run_checks
 from .context import Context
 from .feed_probes import run_feed_probes
 from .openalgo import PLUGIN_DIR, file_hashes, fingerprint, plugin_version
-from .report import LIVE_PROBES, UNTESTABLE, Finding, Report
+from .report import LIVE_PROBES, UNTESTABLE, Report
 from .rest_probes import (
     RestView,
     choose_instruments,
@@ -138,13 +138,11 @@ def _guarded(ctx: Context, ids: tuple[str, ...], probe: Callable[[], T]) -> T | 
     except MStockError as exc:
         for finding_id in ids:
             if ctx.report.finding(finding_id) is None:
-                ctx.report.add(
-                    Finding(finding_id, LIVE_PROBES[finding_id], UNTESTABLE, f"mStock did not answer the probe: {exc}")
-                )
+                ctx.probe(finding_id, UNTESTABLE, f"mStock did not answer the probe: {exc}")
         return None
 
 
 def _remaining_untestable(ctx: Context, reason: str) -> None:
-    for finding_id, title in LIVE_PROBES.items():
+    for finding_id in LIVE_PROBES:
         if ctx.report.finding(finding_id) is None:
-            ctx.report.add(Finding(finding_id, title, UNTESTABLE, reason))
+            ctx.probe(finding_id, UNTESTABLE, reason)

@@ -25,7 +25,7 @@ from ..transport.client import MStockClient, Timeouts
 from ..transport.probe import observing_client
 from ..transport.ratelimit import RateLimiter
 from ..transport.routes import route as lookup_route
-from .report import Report, Sample
+from .report import LIVE_PROBES, Finding, Report, Sample
 from .samples import Recorder, Redactor, sanitize
 
 # Short, so that the quick checks finish within seconds even when a host does not answer.
@@ -102,6 +102,31 @@ class Context:
                 timeouts=QUICK_TIMEOUTS if quick else LIVE_TIMEOUTS,
                 max_attempts=1 if quick or limiter is not None else 2,
                 limiter=limiter,
+            )
+        )
+
+    def probe(
+        self,
+        finding_id: str,
+        status: str,
+        detail: str,
+        *,
+        assumption: str = "",
+        change: str = "",
+        fix: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Add a live probe's finding, under the title the report lists for ``finding_id``."""
+        self.report.add(
+            Finding(
+                finding_id,
+                LIVE_PROBES[finding_id],
+                status,
+                detail,
+                fix=fix,
+                assumption=assumption,
+                change=change,
+                data=data or {},
             )
         )
 

@@ -35,7 +35,7 @@ from ..streaming import parser as feed_parser
 from ..streaming.connection import close_detail, interrupt, open_socket
 from ..streaming.protocol import ACTION_SUBSCRIBE, MODE_SNAP, classify_text, feed_url, login_frame, request_frames
 from .context import Context
-from .report import CONFIRMED, CONTRADICTED, LIVE_PROBES, UNTESTABLE, Finding
+from .report import CONFIRMED, CONTRADICTED, UNTESTABLE
 from .rest_probes import Instruments, RestView, wire_key
 
 SIZES = feed_parser.PACKET_SIZES
@@ -288,17 +288,7 @@ def _assumptions() -> dict[str, str]:
 
 
 def _add(ctx: Context, finding_id: str, status: str, detail: str, *, change: str = "", data: Any = None) -> None:
-    ctx.report.add(
-        Finding(
-            finding_id,
-            LIVE_PROBES[finding_id],
-            status,
-            detail,
-            assumption=_assumptions()[finding_id],
-            change=change,
-            data=data or {},
-        )
-    )
+    ctx.probe(finding_id, status, detail, assumption=_assumptions()[finding_id], change=change, data=data)
 
 
 def _all_untestable(ctx: Context, reason: str, *, texts: bool = True) -> None:

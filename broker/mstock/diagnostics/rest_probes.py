@@ -32,7 +32,7 @@ from ..records import SymbolRecord
 from ..transport.client import parse_envelope
 from ..transport.ratelimit import Unlimited
 from .context import Context, ReadOnlyClient
-from .report import CONFIRMED, CONTRADICTED, UNTESTABLE, Finding
+from .report import CONFIRMED, CONTRADICTED, UNTESTABLE
 
 # NSE index tokens are the exchange's own index numbers, 26000 upwards (NIFTY 50 = 26000).
 INDEX_SCAN = range(26000, 26100)
@@ -161,7 +161,6 @@ class RestView:
 
 
 def probe_full_layout(ctx: Context, client: ReadOnlyClient, picks: Instruments) -> RestView:
-    title = "quote FULL layout"
     assumption = (
         "a FULL quote adds volume, open interest and 5-level depth (depth.buy / depth.sell) to the "
         "OHLC fields" + ("" if quotes.FIRST_MODE == quotes.FULL else f"; the plugin asks {quotes.FIRST_MODE}")
@@ -169,15 +168,12 @@ def probe_full_layout(ctx: Context, client: ReadOnlyClient, picks: Instruments) 
     view = RestView()
     keys = [wire_key(r) for r in picks.by_segment.values()]
     if not keys:
-        ctx.report.add(
-            Finding(
-                "quote_full_layout",
-                title,
-                UNTESTABLE,
-                "no instruments in the symbol table",
-                assumption=assumption,
-                fix="mstock-openalgo contract download",
-            )
+        ctx.probe(
+            "quote_full_layout",
+            UNTESTABLE,
+            "no instruments in the symbol table",
+            assumption=assumption,
+            fix="mstock-openalgo contract download",
         )
         return view
     try:
@@ -191,16 +187,13 @@ def probe_full_layout(ctx: Context, client: ReadOnlyClient, picks: Instruments) 
         fetched, _ = _quote(client, quotes.OHLC, keys)
         view.mode = quotes.OHLC
         view.rows = {_row_key(r): r for r in fetched}
-        ctx.report.add(
-            Finding(
-                "quote_full_layout",
-                title,
-                CONTRADICTED,
-                f"mStock refused mode FULL ({exc}); OHLC works",
-                assumption=assumption,
-                data={"refusal": exc.message},
-                change="market/quotes.py FIRST_MODE = OHLC (until then each process loses one call finding it out)",
-            )
+        ctx.probe(
+            "quote_full_layout",
+            CONTRADICTED,
+            f"mStock refused mode FULL ({exc}); OHLC works",
+            assumption=assumption,
+            data={"refusal": exc.message},
+            change="market/quotes.py FIRST_MODE = OHLC (until then each process loses one call finding it out)",
         )
         return view
     view.rows = {_row_key(r): r for r in fetched}
@@ -208,14 +201,8 @@ def probe_full_layout(ctx: Context, client: ReadOnlyClient, picks: Instruments) 
     rows = [r for r in fetched if _row_key(r)[1] not in index_tokens and r.get("exchange") is not None]
     tradable = [r for r in rows if not _is_index_row(r, picks)]
     if not tradable:
-        ctx.report.add(
-            Finding(
-                "quote_full_layout",
-                title,
-                UNTESTABLE,
-                "no FULL row for a tradable instrument came back",
-                assumption=assumption,
-            )
+        ctx.probe(
+            "quote_full_layout", UNTESTABLE, "no FULL row for a tradable instrument came back", assumption=assumption
         )
         return view
     fields = sorted({k for r in tradable for k in r})
@@ -226,52 +213,40 @@ def probe_full_layout(ctx: Context, client: ReadOnlyClient, picks: Instruments) 
     data = {"fields": fields, "volume": has_volume, "oi": has_oi, "depth": depth_ok}
     shown = f"{len(fields)} fields; beyond OHLC: {', '.join(extra) or 'none'}"
     if has_volume and depth_ok:
-        ctx.report.add(
-            Finding(
-                "quote_full_layout",
-                title,
-                CONFIRMED,
-                f"FULL rows carry volume{', OI' if has_oi else ''} and depth ({shown})",
-                assumption=assumption,
-                data=data,
-            )
+        ctx.probe(
+            "quote_full_layout",
+            CONFIRMED,
+            f"FULL rows carry volume{', OI' if has_oi else ''} and depth ({shown})",
+            assumption=assumption,
+            data=data,
         )
     elif has_volume:
-        ctx.report.add(
-            Finding(
-                "quote_full_layout",
-                title,
-                CONTRADICTED,
-                f"FULL rows carry no depth ({shown})",
-                assumption=assumption,
-                data=data,
-                change="market/quotes.py FULL_HAS_DEPTH = False (depth then comes from the feed at once; "
-                "the plugin already learns it from the first FULL reply)",
-            )
+        ctx.probe(
+            "quote_full_layout",
+            CONTRADICTED,
+            f"FULL rows carry no depth ({shown})",
+            assumption=assumption,
+            data=data,
+            change="market/quotes.py FULL_HAS_DEPTH = False (depth then comes from the feed at once; "
+            "the plugin already learns it from the first FULL reply)",
         )
     elif depth_ok:
-        ctx.report.add(
-            Finding(
-                "quote_full_layout",
-                title,
-                CONTRADICTED,
-                f"FULL rows have depth but no volume field ({shown})",
-                assumption=assumption,
-                data=data,
-                change="market/quotes.py quote_from_row (volume field names)",
-            )
+        ctx.probe(
+            "quote_full_layout",
+            CONTRADICTED,
+            f"FULL rows have depth but no volume field ({shown})",
+            assumption=assumption,
+            data=data,
+            change="market/quotes.py quote_from_row (volume field names)",
         )
     else:
-        ctx.report.add(
-            Finding(
-                "quote_full_layout",
-                title,
-                CONTRADICTED,
-                f"FULL rows are OHLC rows: no volume, OI or depth ({shown})",
-                assumption=assumption,
-                data=data,
-                change="market/quotes.py FULL_HAS_DEPTH = False (volume, bid/ask and OI of REST quotes then stay 0)",
-            )
+        ctx.probe(
+            "quote_full_layout",
+            CONTRADICTED,
+            f"FULL rows are OHLC rows: no volume, OI or depth ({shown})",
+            assumption=assumption,
+            data=data,
+            change="market/quotes.py FULL_HAS_DEPTH = False (volume, bid/ask and OI of REST quotes then stay 0)",
         )
     return view
 
@@ -295,16 +270,11 @@ def _depth_levels(row: Mapping[str, Any]) -> bool:
 
 
 def probe_token_cap(ctx: Context, client: ReadOnlyClient, picks: Instruments) -> None:
-    title = "quote token cap"
     cap = quotes.MAX_TOKENS_PER_QUOTE_CALL
     assumption = f"one quote call may name {cap} tokens"
     keys = [wire_key(r) for r in picks.pool]
     if len(keys) < 2:
-        ctx.report.add(
-            Finding(
-                "quote_token_cap", title, UNTESTABLE, "too few instruments in the symbol table", assumption=assumption
-            )
-        )
+        ctx.probe("quote_token_cap", UNTESTABLE, "too few instruments in the symbol table", assumption=assumption)
         return
     calls: list[str] = []
 
@@ -323,25 +293,19 @@ def probe_token_cap(ctx: Context, client: ReadOnlyClient, picks: Instruments) ->
     refusal = accepted(n)
     if refusal is None:
         if n < cap:
-            ctx.report.add(
-                Finding(
-                    "quote_token_cap",
-                    title,
-                    UNTESTABLE,
-                    f"only {n} instruments in the symbol table; a call with all {n} was accepted",
-                    assumption=assumption,
-                )
+            ctx.probe(
+                "quote_token_cap",
+                UNTESTABLE,
+                f"only {n} instruments in the symbol table; a call with all {n} was accepted",
+                assumption=assumption,
             )
         else:
-            ctx.report.add(
-                Finding(
-                    "quote_token_cap",
-                    title,
-                    CONFIRMED,
-                    f"a call with {n} real tokens was accepted",
-                    assumption=assumption,
-                    data={"accepted": n},
-                )
+            ctx.probe(
+                "quote_token_cap",
+                CONFIRMED,
+                f"a call with {n} real tokens was accepted",
+                assumption=assumption,
+                data={"accepted": n},
             )
         return
     ctx.sample("market.quote", "live_cap_refused")
@@ -350,14 +314,11 @@ def probe_token_cap(ctx: Context, client: ReadOnlyClient, picks: Instruments) ->
         found = stated
     else:
         if accepted(1) is not None:
-            ctx.report.add(
-                Finding(
-                    "quote_token_cap",
-                    title,
-                    UNTESTABLE,
-                    f"even a one-token LTP quote was refused ({refusal})",
-                    assumption=assumption,
-                )
+            ctx.probe(
+                "quote_token_cap",
+                UNTESTABLE,
+                f"even a one-token LTP quote was refused ({refusal})",
+                assumption=assumption,
             )
             return
         low, high = 1, n  # low accepted, high refused
@@ -370,16 +331,13 @@ def probe_token_cap(ctx: Context, client: ReadOnlyClient, picks: Instruments) ->
         found = low
     ctx.quote_cap = found
     followed = " (the plugin already follows a refusal that states the cap)" if stated == found else ""
-    ctx.report.add(
-        Finding(
-            "quote_token_cap",
-            title,
-            CONTRADICTED,
-            f"mStock refused {n} tokens in one call ({refusal.message}); {found} are accepted",
-            assumption=assumption,
-            data={"cap": found, "calls": calls},
-            change=f"market/quotes.py MAX_TOKENS_PER_QUOTE_CALL = {found}{followed}",
-        )
+    ctx.probe(
+        "quote_token_cap",
+        CONTRADICTED,
+        f"mStock refused {n} tokens in one call ({refusal.message}); {found} are accepted",
+        assumption=assumption,
+        data={"cap": found, "calls": calls},
+        change=f"market/quotes.py MAX_TOKENS_PER_QUOTE_CALL = {found}{followed}",
     )
 
 
@@ -387,7 +345,6 @@ def probe_token_cap(ctx: Context, client: ReadOnlyClient, picks: Instruments) ->
 
 
 def probe_nse_indices(ctx: Context, client: ReadOnlyClient) -> None:
-    title = "NSE index tokens"
     entries = [e for e in NSE_INDICES if e.token]
     assumption = "these quote under NSE: " + ", ".join(f"{e.symbol} {e.token}" for e in entries)
     fetched, unfetched = _quote(client, "LTP", [("NSE", str(e.token)) for e in entries])
@@ -398,27 +355,23 @@ def probe_nse_indices(ctx: Context, client: ReadOnlyClient) -> None:
         f"{e.symbol} {e.token} ({got[e.token].get('tradingSymbol', '?')})" for e in entries if e.token in got
     )
     if not missing:
-        ctx.report.add(Finding("index_tokens_nse", title, CONFIRMED, f"all quote: {seen}", assumption=assumption))
+        ctx.probe("index_tokens_nse", CONFIRMED, f"all quote: {seen}", assumption=assumption)
         return
     reasons = {_row_key(r)[1]: text(r.get("message")) for r in unfetched}
     lost = ", ".join(
         f"{e.symbol} {e.token}" + (f" ({reasons[e.token]})" if reasons.get(e.token) else "") for e in missing
     )
-    ctx.report.add(
-        Finding(
-            "index_tokens_nse",
-            title,
-            CONTRADICTED,
-            f"no quote for {lost}" + (f"; quoted: {seen}" if seen else ""),
-            assumption=assumption,
-            data={"missing": [e.symbol for e in missing]},
-            change="database/index_tokens.py NSE_INDICES (the token of " + ", ".join(e.symbol for e in missing) + ")",
-        )
+    ctx.probe(
+        "index_tokens_nse",
+        CONTRADICTED,
+        f"no quote for {lost}" + (f"; quoted: {seen}" if seen else ""),
+        assumption=assumption,
+        data={"missing": [e.symbol for e in missing]},
+        change="database/index_tokens.py NSE_INDICES (the token of " + ", ".join(e.symbol for e in missing) + ")",
     )
 
 
 def probe_more_indices(ctx: Context, client: ReadOnlyClient, lookup: Any) -> None:
-    title = "more NSE indices"
     assumption = (
         f"no NSE index token besides the six is known; tokens {INDEX_SCAN.start}-{INDEX_SCAN.stop - 1} "
         "answer nothing else"
@@ -432,62 +385,48 @@ def probe_more_indices(ctx: Context, client: ReadOnlyClient, lookup: Any) -> Non
     for start in range(0, len(candidates), cap):
         found += _quote_within_cap(client, [("NSE", t) for t in candidates[start : start + cap]])
     if not found:
-        ctx.report.add(
-            Finding(
-                "index_tokens_more",
-                title,
-                CONFIRMED,
-                f"none of {len(candidates)} other tokens in that range quotes under NSE",
-                assumption=assumption,
-            )
+        ctx.probe(
+            "index_tokens_more",
+            CONFIRMED,
+            f"none of {len(candidates)} other tokens in that range quotes under NSE",
+            assumption=assumption,
         )
         return
     ctx.sample("market.quote", "live_index_scan")
     rows = sorted(((_row_key(r)[1], text(r.get("tradingSymbol") or r.get("tradingsymbol"))) for r in found))
     listing = ", ".join(f"{token} {name or '?'}" for token, name in rows)
     names = ", ".join(f"{index_key(name) or '?'} {token}" for token, name in rows)
-    ctx.report.add(
-        Finding(
-            "index_tokens_more",
-            title,
-            CONTRADICTED,
-            f"{len(rows)} more tokens quote under NSE: {listing}",
-            assumption=assumption,
-            data={"tokens": dict(rows)},
-            change=f"database/index_tokens.py NSE_INDICES: add {names} (after checking each name)",
-        )
+    ctx.probe(
+        "index_tokens_more",
+        CONTRADICTED,
+        f"{len(rows)} more tokens quote under NSE: {listing}",
+        assumption=assumption,
+        data={"tokens": dict(rows)},
+        change=f"database/index_tokens.py NSE_INDICES: add {names} (after checking each name)",
     )
 
 
 def probe_bse_indices(ctx: Context, client: ReadOnlyClient, lookup: Any) -> None:
-    title = "BSE index tokens"
     assumption = "BSE index rows of the master (SENSEX, BANKEX, SENSEX50...) quote with their master tokens"
     records_of = getattr(lookup, "records", None)
     records = records_of("BSE_INDEX") if records_of else []
     if not records:
-        ctx.report.add(
-            Finding(
-                "index_tokens_bse", title, UNTESTABLE, "no BSE index rows in the symbol table", assumption=assumption
-            )
-        )
+        ctx.probe("index_tokens_bse", UNTESTABLE, "no BSE index rows in the symbol table", assumption=assumption)
         return
     fetched = _quote_within_cap(client, [wire_key(r) for r in records])
     got = {_row_key(r) for r in fetched}
     missing = [r for r in records if wire_key(r) not in got]
     quoted = ", ".join(f"{r.symbol} {r.token}" for r in records if wire_key(r) in got)
     if not missing:
-        ctx.report.add(Finding("index_tokens_bse", title, CONFIRMED, f"all quote: {quoted}", assumption=assumption))
+        ctx.probe("index_tokens_bse", CONFIRMED, f"all quote: {quoted}", assumption=assumption)
         return
-    ctx.report.add(
-        Finding(
-            "index_tokens_bse",
-            title,
-            CONTRADICTED,
-            "no quote for " + ", ".join(f"{r.symbol} {r.token} ({r.brsymbol})" for r in missing),
-            assumption=assumption,
-            data={"missing": [r.symbol for r in missing]},
-            change="database/index_tokens.py BSE_INDICES (which master rows are taken as BSE indices)",
-        )
+    ctx.probe(
+        "index_tokens_bse",
+        CONTRADICTED,
+        "no quote for " + ", ".join(f"{r.symbol} {r.token} ({r.brsymbol})" for r in missing),
+        assumption=assumption,
+        data={"missing": [r.symbol for r in missing]},
+        change="database/index_tokens.py BSE_INDICES (which master rows are taken as BSE indices)",
     )
 
 
@@ -544,53 +483,38 @@ def probe_history_limit(ctx: Context, client: ReadOnlyClient, record: SymbolReco
         ctx.sample("market.historical", "live_over_limit_refused")
         if not refused_for_size(exc):
             reason = f"{asked} was refused: {exc}"
-            ctx.report.add(Finding("history_bar_limit", "history bar limit", UNTESTABLE, reason, assumption=a_limit))
-            ctx.report.add(Finding("history_over_limit", "history over limit", UNTESTABLE, reason, assumption=a_over))
+            ctx.probe("history_bar_limit", UNTESTABLE, reason, assumption=a_limit)
+            ctx.probe("history_over_limit", UNTESTABLE, reason, assumption=a_over)
             return
         match = _STATED_BARS.search(exc.message)
         stated = int(match.group(1) or match.group(2)) if match else None
         if stated == limit:
-            ctx.report.add(
-                Finding(
-                    "history_bar_limit",
-                    "history bar limit",
-                    CONFIRMED,
-                    f"mStock states it: {exc.message}",
-                    assumption=a_limit,
-                    data={"limit": stated},
-                )
+            ctx.probe(
+                "history_bar_limit",
+                CONFIRMED,
+                f"mStock states it: {exc.message}",
+                assumption=a_limit,
+                data={"limit": stated},
             )
         elif stated is not None:
-            ctx.report.add(
-                Finding(
-                    "history_bar_limit",
-                    "history bar limit",
-                    CONTRADICTED,
-                    f"mStock states a limit of {stated}: {exc.message}",
-                    assumption=a_limit,
-                    data={"limit": stated},
-                    change=f"market/intervals.py HISTORY_BAR_LIMIT = {stated}",
-                )
+            ctx.probe(
+                "history_bar_limit",
+                CONTRADICTED,
+                f"mStock states a limit of {stated}: {exc.message}",
+                assumption=a_limit,
+                data={"limit": stated},
+                change=f"market/intervals.py HISTORY_BAR_LIMIT = {stated}",
             )
         else:
-            ctx.report.add(
-                Finding(
-                    "history_bar_limit",
-                    "history bar limit",
-                    UNTESTABLE,
-                    f"refused without stating the limit: {exc.message}",
-                    assumption=a_limit,
-                )
+            ctx.probe(
+                "history_bar_limit", UNTESTABLE, f"refused without stating the limit: {exc.message}", assumption=a_limit
             )
-        ctx.report.add(
-            Finding(
-                "history_over_limit",
-                "history over limit",
-                CONTRADICTED,
-                f"a range over the limit is refused, not cut: {exc.message}",
-                assumption=a_over,
-                change="nothing to change: market/history.py splits a chunk mStock refuses for its size",
-            )
+        ctx.probe(
+            "history_over_limit",
+            CONTRADICTED,
+            f"a range over the limit is refused, not cut: {exc.message}",
+            assumption=a_over,
+            change="nothing to change: market/history.py splits a chunk mStock refuses for its size",
         )
         return
     data = reply.data if isinstance(reply.data, dict) else {}
@@ -600,8 +524,8 @@ def probe_history_limit(ctx: Context, client: ReadOnlyClient, record: SymbolReco
     n = len(rows)
     if not times:
         reason = f"{asked}: no bars came back (holidays?)"
-        ctx.report.add(Finding("history_bar_limit", "history bar limit", UNTESTABLE, reason, assumption=a_limit))
-        ctx.report.add(Finding("history_over_limit", "history over limit", UNTESTABLE, reason, assumption=a_over))
+        ctx.probe("history_bar_limit", UNTESTABLE, reason, assumption=a_limit)
+        ctx.probe("history_over_limit", UNTESTABLE, reason, assumption=a_over)
         return
     returned_days = sorted({t.date() for t in times})
     open_minute = 9 * 60 + 15
@@ -618,63 +542,46 @@ def probe_history_limit(ctx: Context, client: ReadOnlyClient, record: SymbolReco
     if cut:
         seen = f"{asked}: {n} bars came back, {kept} of the range{message}"
         if n == limit:
-            ctx.report.add(
-                Finding("history_bar_limit", "history bar limit", CONFIRMED, seen, assumption=a_limit, data=data_out)
-            )
+            ctx.probe("history_bar_limit", CONFIRMED, seen, assumption=a_limit, data=data_out)
         else:
             risk = (
                 f"the plugin asks up to {limit - 1} bars per call and would lose the rest"
                 if n < limit
                 else f"{limit} is safe, a higher value saves calls"
             )
-            ctx.report.add(
-                Finding(
-                    "history_bar_limit",
-                    "history bar limit",
-                    CONTRADICTED,
-                    f"{seen}; {risk}",
-                    assumption=a_limit,
-                    data=data_out,
-                    change=f"market/intervals.py HISTORY_BAR_LIMIT = {n}",
-                )
+            ctx.probe(
+                "history_bar_limit",
+                CONTRADICTED,
+                f"{seen}; {risk}",
+                assumption=a_limit,
+                data=data_out,
+                change=f"market/intervals.py HISTORY_BAR_LIMIT = {n}",
             )
-        ctx.report.add(
-            Finding(
-                "history_over_limit",
-                "history over limit",
-                CONFIRMED,
-                f"the range was cut to {n} bars ({kept} kept), not refused",
-                assumption=a_over,
-            )
+        ctx.probe(
+            "history_over_limit",
+            CONFIRMED,
+            f"the range was cut to {n} bars ({kept} kept), not refused",
+            assumption=a_over,
         )
         return
     if n > limit:
-        ctx.report.add(
-            Finding(
-                "history_bar_limit",
-                "history bar limit",
-                CONTRADICTED,
-                f"{asked}: all {n} bars came back in one call; the limit is higher",
-                assumption=a_limit,
-                data=data_out,
-                change=f"market/intervals.py HISTORY_BAR_LIMIT (at least {n} works; "
-                f"{limit} is safe but makes more calls)",
-            )
+        ctx.probe(
+            "history_bar_limit",
+            CONTRADICTED,
+            f"{asked}: all {n} bars came back in one call; the limit is higher",
+            assumption=a_limit,
+            data=data_out,
+            change=f"market/intervals.py HISTORY_BAR_LIMIT (at least {n} works; {limit} is safe but makes more calls)",
         )
     else:
-        ctx.report.add(
-            Finding(
-                "history_bar_limit",
-                "history bar limit",
-                UNTESTABLE,
-                f"{asked}: {n} bars, too few to reach the limit (holidays?)",
-                assumption=a_limit,
-                data=data_out,
-            )
+        ctx.probe(
+            "history_bar_limit",
+            UNTESTABLE,
+            f"{asked}: {n} bars, too few to reach the limit (holidays?)",
+            assumption=a_limit,
+            data=data_out,
         )
-    ctx.report.add(
-        Finding("history_over_limit", "history over limit", UNTESTABLE, "the limit was not reached", assumption=a_over)
-    )
+    ctx.probe("history_over_limit", UNTESTABLE, "the limit was not reached", assumption=a_over)
 
 
 def _grid(opens: int, minutes: int, session: int) -> tuple[list[str], list[str]]:
@@ -688,7 +595,6 @@ def _grid(opens: int, minutes: int, session: int) -> tuple[list[str], list[str]]
 
 
 def probe_hourly_labels(ctx: Context, client: ReadOnlyClient, record: SymbolRecord) -> None:
-    title = "hourly labels"
     assumed = intervals.HOURLY_LABELS
     open_time = intervals.session_open("NSE")
     opens = open_time.hour * 60 + open_time.minute
@@ -707,14 +613,11 @@ def probe_hourly_labels(ctx: Context, client: ReadOnlyClient, record: SymbolReco
         by_day.setdefault(moment.date(), []).append(f"{moment:%H:%M}")
     full_days = [d for d, labels in by_day.items() if len(labels) >= len(starts) - 1]
     if not full_days:
-        ctx.report.add(
-            Finding(
-                "hourly_labels",
-                title,
-                UNTESTABLE,
-                f"no full session of hourly bars for {record.symbol} in {days[0]}..{days[-1]}",
-                assumption=assumption,
-            )
+        ctx.probe(
+            "hourly_labels",
+            UNTESTABLE,
+            f"no full session of hourly bars for {record.symbol} in {days[0]}..{days[-1]}",
+            assumption=assumption,
         )
         return
     day = max(full_days)
@@ -723,39 +626,26 @@ def probe_hourly_labels(ctx: Context, client: ReadOnlyClient, record: SymbolReco
     meaning = "start" if labels == starts else "end" if labels == ends else None
     detail = f"{record.symbol} on {day}: {shown}"
     if meaning == assumed:
-        ctx.report.add(
-            Finding(
-                "hourly_labels",
-                title,
-                CONFIRMED,
-                f"{detail} (bar {meaning}s)",
-                assumption=assumption,
-                data={"labels": labels},
-            )
+        ctx.probe(
+            "hourly_labels", CONFIRMED, f"{detail} (bar {meaning}s)", assumption=assumption, data={"labels": labels}
         )
     elif meaning is not None:
-        ctx.report.add(
-            Finding(
-                "hourly_labels",
-                title,
-                CONTRADICTED,
-                f"{detail}: labels are bar {meaning}s",
-                assumption=assumption,
-                data={"labels": labels},
-                change=f'market/intervals.py HOURLY_LABELS = "{meaning}"',
-            )
+        ctx.probe(
+            "hourly_labels",
+            CONTRADICTED,
+            f"{detail}: labels are bar {meaning}s",
+            assumption=assumption,
+            data={"labels": labels},
+            change=f'market/intervals.py HOURLY_LABELS = "{meaning}"',
         )
     else:
-        ctx.report.add(
-            Finding(
-                "hourly_labels",
-                title,
-                CONTRADICTED,
-                f"{detail}: neither bar starts ({starts[0]}..{starts[-1]}) nor ends ({ends[0]}..{ends[-1]})",
-                assumption=assumption,
-                data={"labels": labels},
-                change="market/intervals.py HOURLY_LABELS has no value for this grid: share this report",
-            )
+        ctx.probe(
+            "hourly_labels",
+            CONTRADICTED,
+            f"{detail}: neither bar starts ({starts[0]}..{starts[-1]}) nor ends ({ends[0]}..{ends[-1]})",
+            assumption=assumption,
+            data={"labels": labels},
+            change="market/intervals.py HOURLY_LABELS has no value for this grid: share this report",
         )
 
 
@@ -769,8 +659,8 @@ def probe_order_book(ctx: Context, client: ReadOnlyClient) -> None:
     ctx.sample("orders.list", "live")
     if not rows:
         reason = "no orders today (run again after placing one order through OpenAlgo or the CLI)"
-        ctx.report.add(Finding("ordertag_echo", "ordertag echo", UNTESTABLE, reason, assumption=a_tag))
-        ctx.report.add(Finding("order_statuses", "order statuses", UNTESTABLE, reason, assumption=a_status))
+        ctx.probe("ordertag_echo", UNTESTABLE, reason, assumption=a_tag)
+        ctx.probe("order_statuses", UNTESTABLE, reason, assumption=a_status)
         return
     _probe_statuses(ctx, rows, a_status)
     keyed = [r for r in rows if "ordertag" in r]
@@ -778,52 +668,40 @@ def probe_order_book(ctx: Context, client: ReadOnlyClient) -> None:
     ours = [r for r in tagged if is_our_tag(r.get("ordertag"))]
     if tagged:
         example = text((ours or tagged)[0].get("ordertag"))
-        ctx.report.add(
-            Finding(
-                "ordertag_echo",
-                "ordertag echo",
-                CONFIRMED,
-                f"{len(tagged)} of {len(rows)} rows carry a tag ({len(ours)} of ours, e.g. {example})",
-                assumption=a_tag,
-            )
+        ctx.probe(
+            "ordertag_echo",
+            CONFIRMED,
+            f"{len(tagged)} of {len(rows)} rows carry a tag ({len(ours)} of ours, e.g. {example})",
+            assumption=a_tag,
         )
         return
     details_tags = _details_tags(ctx, client, rows)
     in_details = [t for t in details_tags if t]
     if not keyed:
         also = f"; order details do show it ({in_details[0]})" if in_details else ""
-        ctx.report.add(
-            Finding(
-                "ordertag_echo",
-                "ordertag echo",
-                CONTRADICTED,
-                f"none of {len(rows)} rows has an ordertag field{also}",
-                assumption=a_tag,
-                change="nothing to change: orders/reconcile.py looks orders up in order details when the book "
-                "carries no tags",
-            )
+        ctx.probe(
+            "ordertag_echo",
+            CONTRADICTED,
+            f"none of {len(rows)} rows has an ordertag field{also}",
+            assumption=a_tag,
+            change="nothing to change: orders/reconcile.py looks orders up in order details when the book "
+            "carries no tags",
         )
     elif in_details:
-        ctx.report.add(
-            Finding(
-                "ordertag_echo",
-                "ordertag echo",
-                CONTRADICTED,
-                f"rows have an empty ordertag while order details show it ({in_details[0]})",
-                assumption=a_tag,
-                change="nothing to change: orders/book.py book_carries_tags counts only non-empty tags, so "
-                "orders/reconcile.py falls back to order details",
-            )
+        ctx.probe(
+            "ordertag_echo",
+            CONTRADICTED,
+            f"rows have an empty ordertag while order details show it ({in_details[0]})",
+            assumption=a_tag,
+            change="nothing to change: orders/book.py book_carries_tags counts only non-empty tags, so "
+            "orders/reconcile.py falls back to order details",
         )
     else:
-        ctx.report.add(
-            Finding(
-                "ordertag_echo",
-                "ordertag echo",
-                UNTESTABLE,
-                "no order of today carries a tag (none was placed through this plugin?)",
-                assumption=a_tag,
-            )
+        ctx.probe(
+            "ordertag_echo",
+            UNTESTABLE,
+            "no order of today carries a tag (none was placed through this plugin?)",
+            assumption=a_tag,
         )
 
 
@@ -862,32 +740,19 @@ def _probe_statuses(ctx: Context, rows: list[dict], assumption: str) -> None:
             unknown[raw] = "open" if 0 < filled < quantity else "?"
     listing = ", ".join(f"{raw} -> {status}" for raw, status in sorted(seen.items()))
     if not unknown:
-        ctx.report.add(
-            Finding(
-                "order_statuses",
-                "order statuses",
-                CONFIRMED,
-                listing + (f"; {partly}" if partly else ""),
-                assumption=assumption,
-            )
-        )
+        ctx.probe("order_statuses", CONFIRMED, listing + (f"; {partly}" if partly else ""), assumption=assumption)
         return
     additions = ", ".join(
         f'"{status_key(raw)}": {"OPEN" if meaning == "open" else "<status>"}'
         for raw, meaning in sorted(unknown.items())
     )
-    ctx.report.add(
-        Finding(
-            "order_statuses",
-            "order statuses",
-            CONTRADICTED,
-            f"unknown: {', '.join(repr(u) for u in sorted(unknown))}"
-            + (f"; {partly}" if partly else "")
-            + f" ({listing})",
-            assumption=assumption,
-            data={"unknown": sorted(unknown)},
-            change=f"mapping/codes.py STATUS_TO_OPENALGO: add {additions}",
-        )
+    ctx.probe(
+        "order_statuses",
+        CONTRADICTED,
+        f"unknown: {', '.join(repr(u) for u in sorted(unknown))}" + (f"; {partly}" if partly else "") + f" ({listing})",
+        assumption=assumption,
+        data={"unknown": sorted(unknown)},
+        change=f"mapping/codes.py STATUS_TO_OPENALGO: add {additions}",
     )
 
 
@@ -902,25 +767,19 @@ def _int(value: Any) -> int:
 
 
 def probe_rate_limit(ctx: Context, record: SymbolRecord | None) -> None:
-    title = "rate-limit answer"
     assumption = "a request over mStock's rate limit is refused with HTTP 429"
     if not ctx.probe_rate_limit:
-        ctx.report.add(
-            Finding(
-                "rate_limit_shape",
-                title,
-                UNTESTABLE,
-                "not probed: --probe-rate-limit sends up to three intraday reads 0.1 s apart, past "
-                "mStock's 1 request/s Data API limit, and stops at the first refusal",
-                assumption=assumption,
-            )
+        ctx.probe(
+            "rate_limit_shape",
+            UNTESTABLE,
+            "not probed: --probe-rate-limit sends up to three intraday reads 0.1 s apart, past "
+            "mStock's 1 request/s Data API limit, and stops at the first refusal",
+            assumption=assumption,
         )
         return
     exchange = record.exchange if record is not None else ""
     if record is None or exchange not in INTRADAY_EXCHANGE_CODE:
-        ctx.report.add(
-            Finding("rate_limit_shape", title, UNTESTABLE, "no NSE equity in the symbol table", assumption=assumption)
-        )
+        ctx.probe("rate_limit_shape", UNTESTABLE, "no NSE equity in the symbol table", assumption=assumption)
         return
     client = ctx.client(ctx.access_token, limiter=Unlimited())
     body = {"exchange": INTRADAY_EXCHANGE_CODE[exchange], "symboltoken": str(record.token), "interval": "ONE_DAY"}
@@ -942,26 +801,20 @@ def probe_rate_limit(ctx: Context, record: SymbolRecord | None) -> None:
         client.close()
     exchanges = [e for e in ctx.recorder.since(mark) if e.route == "market.intraday"]
     if not answers or answers[0] is not None:
-        ctx.report.add(
-            Finding(
-                "rate_limit_shape",
-                title,
-                UNTESTABLE,
-                f"the first request was refused ({answers[0] if answers else 'no answer'})",
-                assumption=assumption,
-            )
+        ctx.probe(
+            "rate_limit_shape",
+            UNTESTABLE,
+            f"the first request was refused ({answers[0] if answers else 'no answer'})",
+            assumption=assumption,
         )
         return
     refused = next((e for e, a in zip(exchanges, answers) if a is not None), None)
     if refused is None:
-        ctx.report.add(
-            Finding(
-                "rate_limit_shape",
-                title,
-                UNTESTABLE,
-                f"mStock answered all {len(answers)} requests sent 0.1 s apart",
-                assumption=assumption,
-            )
+        ctx.probe(
+            "rate_limit_shape",
+            UNTESTABLE,
+            f"mStock answered all {len(answers)} requests sent 0.1 s apart",
+            assumption=assumption,
         )
         return
     ctx.sample("market.intraday", "live_rate_limited", exchange=refused)
@@ -975,29 +828,22 @@ def probe_rate_limit(ctx: Context, record: SymbolRecord | None) -> None:
     body_text = refused.body.decode("utf-8", "replace").strip()[:160]
     seen = f"HTTP {refused.http_status}: {body_text}; the plugin reads it as {read_as}"
     if refused.http_status == 429 and read_as == "a rate limit":
-        ctx.report.add(Finding("rate_limit_shape", title, CONFIRMED, seen, assumption=assumption))
+        ctx.probe("rate_limit_shape", CONFIRMED, seen, assumption=assumption)
     elif read_as == "a rate limit":
-        ctx.report.add(
-            Finding(
-                "rate_limit_shape",
-                title,
-                CONTRADICTED,
-                seen,
-                assumption=assumption,
-                change="nothing to change: transport/error_codes.py ERROR_CODES already reads "
-                "this answer as a rate limit",
-            )
+        ctx.probe(
+            "rate_limit_shape",
+            CONTRADICTED,
+            seen,
+            assumption=assumption,
+            change="nothing to change: transport/error_codes.py ERROR_CODES already reads this answer as a rate limit",
         )
     else:
         code = re.search(r'"error(?:code|_type)"\s*:\s*"([^"]+)"', body_text)
         name = f"'{code.group(1)}'" if code else "its error code"
-        ctx.report.add(
-            Finding(
-                "rate_limit_shape",
-                title,
-                CONTRADICTED,
-                seen,
-                assumption=assumption,
-                change=f"transport/error_codes.py ERROR_CODES: map {name} to RateLimited",
-            )
+        ctx.probe(
+            "rate_limit_shape",
+            CONTRADICTED,
+            seen,
+            assumption=assumption,
+            change=f"transport/error_codes.py ERROR_CODES: map {name} to RateLimited",
         )
