@@ -29,6 +29,7 @@ import websocket
 
 from ..clock import IST
 from ..errors import MStockError
+from ..mapping.book_values import as_float
 from ..mapping.exchanges import FEED_EXCHANGE_TYPE
 from ..records import SymbolRecord
 from ..streaming import parser as feed_parser
@@ -239,7 +240,7 @@ def _open_second(ctx: Context, url: str, got: Capture) -> _Second | None:
 
 def run_feed_probes(ctx: Context, picks: Instruments, rest: RestView) -> None:
     subscribed: dict[tuple[int, str], SymbolRecord] = {}
-    for segment, record in picks.by_segment.items():
+    for record in picks.by_segment.values():
         exchange_type = FEED_EXCHANGE_TYPE.get(record.exchange)
         if exchange_type is not None:
             subscribed[(exchange_type, str(record.token))] = record
@@ -340,13 +341,6 @@ def _power_of_ten(ratio: float) -> int | None:
     return candidate if abs(ratio / candidate - 1) < 0.02 else None
 
 
-def _rest_price(row: dict, key: str) -> float:
-    try:
-        return float(row.get(key) or 0)
-    except (TypeError, ValueError):
-        return 0.0
-
-
 def _divisors(ctx: Context, picks: Instruments, rest: RestView, latest: dict[tuple[int, str], Packet]) -> None:
     for segment in SEGMENTS:
         finding_id = f"price_divisor_{segment.lower()}"
@@ -365,8 +359,8 @@ def _divisors(ctx: Context, picks: Instruments, rest: RestView, latest: dict[tup
             _add(ctx, finding_id, UNTESTABLE, f"no REST quote for {record.symbol} to compare with")
             continue
         pairs = [
-            ("previous close", packet.close, _rest_price(row, "close")),
-            ("LTP", packet.ltp, _rest_price(row, "ltp")),
+            ("previous close", packet.close, as_float(row.get("close"))),
+            ("LTP", packet.ltp, as_float(row.get("ltp"))),
         ]
         usable = [(name, raw, price) for name, raw, price in pairs if raw and price > 0]
         if not usable:

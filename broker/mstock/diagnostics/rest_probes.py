@@ -21,11 +21,12 @@ from typing import Any
 from ..clock import IST, today_ist
 from ..database.index_tokens import NSE_INDICES, index_key
 from ..errors import AuthError, MStockError, MStockRejected, RateLimited
-from ..mapping.book_values import lower_keys, text
+from ..mapping.book_values import as_int, lower_keys, text
 from ..mapping.codes import STATUS_TO_OPENALGO, status_key
 from ..mapping.exchanges import INTRADAY_EXCHANGE_CODE
 from ..mapping.order_data import book_rows
 from ..market import intervals, quotes
+from ..market.candles import parse_instant
 from ..market.history import refused_for_size
 from ..orders.tags import is_our_tag
 from ..records import SymbolRecord
@@ -93,8 +94,8 @@ def choose_instruments(lookup: Any, today: date) -> Instruments:
     if records_of is None:
         return picks
     for exchange in ("NSE", "BSE"):
-        if exchange not in picks.by_segment:
-            picks.by_segment.update({exchange: r for r in records_of(exchange)[:1]})
+        if exchange not in picks.by_segment and (rows := records_of(exchange)):
+            picks.by_segment[exchange] = rows[0]
     for exchange, underlying in _PREFERRED_FUTURE.items():
         rows = records_of(exchange)
         futures = [r for r in rows if r.instrumenttype == "FUT" and _expiry(r) >= today]
@@ -104,7 +105,7 @@ def choose_instruments(lookup: Any, today: date) -> Instruments:
     seen: set[tuple[str, str]] = set()
     for exchange in ("NSE", "NFO", "BSE", "BFO", "CDS", "BCD", "MCX"):
         for record in records_of(exchange):
-            key = (record.brexchange.strip().upper(), str(record.token).strip())
+            key = wire_key(record)
             if key not in seen:
                 seen.add(key)
                 picks.pool.append(record)
@@ -455,8 +456,6 @@ def _history_body(record: SymbolRecord, interval: str, first: date, last: date) 
 
 
 def _bar_times(rows: Sequence[Any]) -> list[datetime]:
-    from ..market.candles import parse_instant
-
     out = []
     for row in rows:
         if isinstance(row, (list, tuple)) and row:
@@ -730,8 +729,8 @@ def _probe_statuses(ctx: Context, rows: list[dict], assumption: str) -> None:
     partly = ""
     for row in rows:
         raw = text(row.get("status") or row.get("orderstatus"))
-        quantity = _int(row.get("quantity"))
-        filled = _int(row.get("filledshares"))
+        quantity = as_int(row.get("quantity"))
+        filled = as_int(row.get("filledshares"))
         if 0 < filled < quantity and not partly:
             partly = f"a partly filled order ({filled} of {quantity}) shows {raw!r}"
         key = status_key(raw)
@@ -754,13 +753,6 @@ def _probe_statuses(ctx: Context, rows: list[dict], assumption: str) -> None:
         data={"unknown": sorted(unknown)},
         change=f"mapping/codes.py STATUS_TO_OPENALGO: add {additions}",
     )
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(float(text(value) or 0))
-    except ValueError:
-        return 0
 
 
 # ---------------------------------------------------------------------- rate limit
