@@ -31,6 +31,7 @@ from typing import Any
 
 from .. import config, host
 from ..errors import ConfigError, MStockError
+from ..mapping.exchanges import FEED_OI_EXCHANGE_TYPES
 from ..redact import register_secret
 from .base import choose_base, stored_token_provider
 from .feed import READY, FeedClient, FeedOptions, Key
@@ -230,8 +231,6 @@ class MstockWebSocketAdapter(_Base):  # type: ignore[misc, valid-type]
         consumers read ``oi`` (contract 11.3), so a derivative wanted at QUOTE is fed in
         snap mode; each subscriber is still published at its own mode.
         """
-        from ..mapping.exchanges import FEED_OI_EXCHANGE_TYPES
-
         modes = [max(self._modes[i]) for i in self._idents_of.get(key, ()) if self._modes.get(i)]
         if not modes:
             return None

@@ -120,7 +120,7 @@ class MstockOrderUpdates:
         super().__init__(BROKER, user_id)  # type: ignore[call-arg]  # BaseOrderUpdateAdapter(broker_name, user_id)
         self.options = options or OrderUpdateOptions()
         self.polling_only = polling_only
-        self._poll_seconds = self._configured_poll_interval()
+        self._poll_seconds = self._configured_poll_interval()  # read once: a bad value is reported once
         self._token_provider = token_provider or stored_token_provider(user_id)
         self._ws_url = ws_url
         self.ledger = OrderLedger()
@@ -195,7 +195,7 @@ class MstockOrderUpdates:
             if self._feed_client is not None:
                 self._feed_client.start()
         if self.polling_only:
-            log.info("mStock order updates for %s: following the order book every %g s", self.user_id, self._poll_interval())
+            log.info("mStock order updates for %s: following the order book every %g s", self.user_id, self._poll_seconds)
 
     def disconnect(self) -> None:
         """Stop the socket and the book reads; returns promptly and is idempotent."""
@@ -234,7 +234,7 @@ class MstockOrderUpdates:
             "connected": self.connected,
             "feed": feed.state if feed is not None else None,
             "reason": self._fallback_reason or (feed.reason if feed is not None else ""),
-            "poll_interval": self._poll_interval(),
+            "poll_interval": self._poll_seconds,
             "second_socket_checked": self._probed,
         }
 
@@ -298,7 +298,7 @@ class MstockOrderUpdates:
             feed, self._feed_client = self._feed_client, None
         log.warning(
             "mStock order updates for %s: %s; following the order book every %g s instead. "
-            "Market data is not affected.", self.user_id, reason, self._poll_interval(),
+            "Market data is not affected.", self.user_id, reason, self._poll_seconds,
         )
         if feed is not None:
             feed.stop()
@@ -310,7 +310,6 @@ class MstockOrderUpdates:
     # ------------------------------------------------------------------ book reads (watcher thread)
 
     def _configured_poll_interval(self) -> float:
-        """Read once per adapter: the watcher asks for the pace on every turn, a bad value is reported once."""
         if self.options.poll_interval is not None:
             return self.options.poll_interval
         try:
@@ -319,14 +318,11 @@ class MstockOrderUpdates:
             log.warning("%s; using %g s", exc, config.DEFAULT_ORDER_POLL_INTERVAL)
             return config.DEFAULT_ORDER_POLL_INTERVAL
 
-    def _poll_interval(self) -> float:
-        return self._poll_seconds
-
     def _interval(self) -> float:
         feed = self._feed_client
         if self._mode == PUSH and feed is not None and feed.state == READY:
             return self.options.backstop_interval
-        return self._poll_interval()
+        return self._poll_seconds
 
     def _watch(self) -> None:
         stop = self._stop_event
