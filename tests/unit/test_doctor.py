@@ -74,6 +74,7 @@ def test_split_frame_names_every_framing():
     assert split_frame(big) == ("big-endian", [ltp, snap])
     assert split_frame(ltp + ltp) == ("concatenated", [ltp, ltp])
     assert split_frame(b"\x01\x02\x03\x04\x05") == ("unknown", [])
+    assert split_frame(b"\x00") == ("heartbeat", [])
 
 
 def test_decode_packet_keeps_raw_integers():
@@ -666,6 +667,17 @@ def test_updates_seen_only_on_the_subscribed_socket_are_a_contradiction(tmp_path
     finding = ctx.report.finding("order_updates_unsubscribed")
     assert (finding.status, finding.detail) == (CONTRADICTED, "1 updates reached the subscribed socket, none the other")
     assert finding.change.startswith("streaming/mstock_order_adapter.py must subscribe")
+
+
+def test_heartbeat_frames_do_not_contradict_the_framing(tmp_path):
+    from broker.mstock.diagnostics.feed_probes import Capture, _framing
+
+    ltp = packet(1)
+    ctx = context(tmp_path)
+    packets = _framing(ctx, Capture(binary=[b"\x00", ltp, b""]))
+    finding = ctx.report.finding("feed_framing")
+    assert (finding.status, finding.detail) == (CONFIRMED, "3 frames: heartbeat x2, bare x1; the plugin reads all")
+    assert [(p.token, p.ltp) for p in packets] == [("3045", 81_235)]
 
 
 def test_a_refused_second_socket_is_followed_by_the_order_adapter(tmp_path):

@@ -43,7 +43,7 @@ SIZES = feed_parser.PACKET_SIZES
 MODE_FOR_SIZE = feed_parser.MODE_FOR_SIZE
 # What the framing assumption names (plus back-to-back bare packets): any other framing
 # contradicts it, even one the parser also reads.
-ASSUMED_FRAMINGS = ("header", "bare", "concatenated")
+ASSUMED_FRAMINGS = ("header", "bare", "concatenated", "heartbeat")
 UTC_SHIFT = 5 * 3600 + 30 * 60
 EPOCH_TOLERANCE = 600.0  # seconds: ticks within 10 minutes of this clock are "now"
 MARKET_OPEN, MARKET_CLOSE = dtime(9, 15), dtime(15, 30)
@@ -127,9 +127,11 @@ def decode_packet(data: bytes) -> Packet | None:
 
 
 def split_frame(frame: bytes) -> tuple[str, list[bytes]]:
-    """(framing, packets): ``bare``, the first of the parser's framings (``header``,
-    ``big-endian``, ``concatenated``) whose packets all carry their size's mode byte, or
-    ``unknown``."""
+    """(framing, packets): ``heartbeat`` (no packets), ``bare``, the first of the parser's
+    framings (``header``, ``big-endian``, ``concatenated``) whose packets all carry their
+    size's mode byte, or ``unknown``."""
+    if feed_parser.is_heartbeat(frame):
+        return "heartbeat", []
     size = len(frame)
     if size in SIZES and frame[0] == MODE_FOR_SIZE[size]:
         return "bare", [frame]
@@ -145,6 +147,8 @@ def split_frame(frame: bytes) -> tuple[str, list[bytes]]:
 
 
 def _plugin_reads(frame: bytes) -> bool:
+    if feed_parser.is_heartbeat(frame):
+        return True  # the feed counts and skips it
     try:
         feed_parser.FeedParser().parse(frame)
     except feed_parser.MalformedFrame:

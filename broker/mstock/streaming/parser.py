@@ -120,6 +120,12 @@ class ParserStats:
     depth_flags: dict[str, set[int]] = field(default_factory=lambda: {"bid": set(), "ask": set()})
 
 
+def is_heartbeat(frame: bytes | bytearray | memoryview) -> bool:
+    """A frame too short to hold a count or a packet is a heartbeat, not data."""
+    # SDK-B and NODE-B treat frames shorter than 2 bytes as heartbeats (spec 11.1).
+    return len(frame) < 2
+
+
 class FeedParser:
     """Turns binary frames into tick dicts; counts and skips what it cannot read.
 
@@ -149,8 +155,7 @@ class FeedParser:
         """Parse one binary frame; never raises (bad frames are counted and logged)."""
         stats = self.stats
         stats.frames += 1
-        if len(frame) < 2:
-            # SDK-B and NODE-B treat frames shorter than 2 bytes as heartbeats (spec 11.1).
+        if is_heartbeat(frame):
             stats.heartbeats += 1
             return []
         try:
