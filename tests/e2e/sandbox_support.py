@@ -17,6 +17,7 @@ from typing import Any
 
 import websocket
 
+from broker.mstock.streaming.connection import close_code
 from mstock_sandbox import SandboxConfig, SandboxServer
 from mstock_sandbox.master import generate_master
 
@@ -75,7 +76,7 @@ class FeedListener:
             except (websocket.WebSocketException, OSError):
                 return
             if opcode == websocket.ABNF.OPCODE_CLOSE:  # the close reply is already sent
-                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+                code = close_code(data)
                 with self.lock:
                     self.closed = (code, data[2:].decode("utf-8", "replace"))
                 self.ws.shutdown()  # and the connection closed, as real clients do

@@ -103,10 +103,14 @@ def interrupt(ws: websocket.WebSocket) -> None:
             pass
 
 
+def close_code(data: bytes) -> int:
+    """The status code of a close frame's payload; 1005 ("no status") when it carries none."""
+    return int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+
+
 def close_detail(data: bytes) -> str:
     """`` (code 1008: reason)`` from a close frame's payload, for log lines."""
     if len(data) >= 2:
-        code = int.from_bytes(data[:2], "big")
         text = data[2:].decode("utf-8", "replace")
-        return f" (code {code}{': ' + redact(text) if text else ''})"
+        return f" (code {close_code(data)}{': ' + redact(text) if text else ''})"
     return ""

@@ -40,6 +40,7 @@ from ..errors import AuthError, ConfigError, MStockError, MStockTransient
 from ..host import get_logger
 from ..redact import guard_third_party_loggers, redact, register_secret
 from .connection import backoff_delay, close_detail, green_threads, interrupt, open_socket
+from .connection import close_code as code_of  # the name close_code is the local that holds it
 from .parser import FeedParser
 from .protocol import (
     ACTION_SUBSCRIBE,
@@ -369,7 +370,7 @@ class FeedClient:
                     self._handle_text(frame.data)
                 elif opcode == close:
                     reason = f"mStock closed the connection{close_detail(frame.data)}"
-                    close_code = int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else 1005
+                    close_code = code_of(frame.data)
                     break
         except websocket.WebSocketConnectionClosedException:
             reason = "connection closed"
