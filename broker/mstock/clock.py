@@ -24,3 +24,9 @@ def today_ist(now: datetime | None = None) -> date:
     if moment.tzinfo is None:
         raise ValueError("today_ist needs an aware datetime")
     return moment.astimezone(IST).date()
+
+
+def next_ist_midnight(moment: datetime) -> datetime:
+    """The first IST midnight after an aware ``moment``: when mStock sessions end (spec 2.2)."""
+    day = moment.astimezone(IST).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=IST)

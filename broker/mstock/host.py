@@ -399,15 +399,9 @@ def openalgo_adapter_base() -> type | None:
     ourselves would start the circular import contract 1.4 warns about, so we never do and
     return ``None``. Called at import time of the adapter module, hence no env reads here.
     """
-    if "websocket_proxy" not in sys.modules:
-        return None
-    try:
-        return importlib.import_module("websocket_proxy.base_adapter").BaseBrokerWebSocketAdapter
-    except (ImportError, AttributeError) as exc:
-        # Keeping OpenAlgo bootable matters more than ZeroMQ: it refuses to start when any
-        # statically imported adapter fails (contract 1.4).
-        log.error("OpenAlgo's websocket_proxy.base_adapter is unusable (%s); the mStock adapter will not publish", exc)
-        return None
+    # Keeping OpenAlgo bootable matters more than ZeroMQ: it refuses to start when any
+    # statically imported adapter fails (contract 1.4), so an unusable base is logged, not raised.
+    return _websocket_proxy_class("base_adapter", "BaseBrokerWebSocketAdapter", "the mStock adapter will not publish")
 
 
 def openalgo_order_adapter_base() -> type | None:
@@ -418,12 +412,19 @@ def openalgo_order_adapter_base() -> type | None:
     (contract 12), so inside OpenAlgo the package is there; anywhere else importing it
     ourselves could start the circular import contract 1.4 describes, so ``None``.
     """
+    return _websocket_proxy_class(
+        "order_adapter", "BaseOrderUpdateAdapter", "mStock order updates will not reach OpenAlgo"
+    )
+
+
+def _websocket_proxy_class(module: str, name: str, consequence: str) -> type | None:
+    """``websocket_proxy.<module>.<name>`` if OpenAlgo already loaded ``websocket_proxy``, else ``None``."""
     if "websocket_proxy" not in sys.modules:
         return None
     try:
-        return importlib.import_module("websocket_proxy.order_adapter").BaseOrderUpdateAdapter
+        return getattr(importlib.import_module(f"websocket_proxy.{module}"), name)
     except (ImportError, AttributeError) as exc:
-        log.error("OpenAlgo's websocket_proxy.order_adapter is unusable (%s); mStock order updates will not reach OpenAlgo", exc)
+        log.error("OpenAlgo's websocket_proxy.%s is unusable (%s); %s", module, exc, consequence)
         return None
 
 

@@ -92,8 +92,7 @@ def totp_source(totp: str, *, fallback_secret: str | None = None) -> _TotpSource
     raise InputRejected("TOTP must be the 6-digit code from your authenticator (or the base32 TOTP secret)")
 
 
-def _login_client() -> MStockClient:
-    settings = config.settings()
+def _login_client(settings: config.Settings) -> MStockClient:
     settings.require("BROKER_API_KEY", "BROKER_API_SECRET")
     return MStockClient(None, api_key=settings.api_key, base_url=settings.base_url)
 
@@ -137,7 +136,7 @@ def login_with_totp(password: str, totp: str) -> LoginResult:
         raise ValidationError("TOTP code is required.")
     settings = config.settings()
     source = totp_source(totp, fallback_secret=settings.totp_secret)
-    client = _login_client()
+    client = _login_client(settings)
     try:
         request_token, _ = _request_token(client, settings.client_code or "", password)
         try:
@@ -187,7 +186,7 @@ def request_otp(password: str) -> tuple[str, str]:
     if not password:
         raise ValidationError("Password is required.")
     settings = config.settings()
-    client = _login_client()
+    client = _login_client(settings)
     try:
         return _request_token(client, settings.client_code or "", password)
     finally:
@@ -201,7 +200,7 @@ def login_with_otp(otp: str, request_token: str) -> LoginResult:
         raise ValidationError("the OTP must be the numeric code mStock sent (digits only)")
     if not str(request_token).strip():
         raise ValidationError("the OTP request has expired or was never made: request a new OTP")
-    client = _login_client()
+    client = _login_client(config.settings())
     try:
         data = client.call("auth.session_token", json={"refreshToken": str(request_token), "otp": str(otp).strip()})
     finally:

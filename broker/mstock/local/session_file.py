@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..clock import IST
+from ..clock import IST, next_ist_midnight, now_ist
 from ..redact import register_secret
 
 _FINGERPRINT_ITERATIONS = 100_000
@@ -42,7 +42,7 @@ class SavedSession:
         return datetime.fromisoformat(self.expires_at)
 
     def is_valid(self, now: datetime | None = None) -> bool:
-        return (now or datetime.now(IST)) < self.expires()
+        return (now or now_ist()) < self.expires()
 
     def made_with(self, *credentials: str | None) -> bool:
         """Whether this session was saved by a login with exactly these credentials."""
@@ -67,8 +67,7 @@ def credential_fingerprint(*credentials: str | None, salt: bytes | None = None) 
 def expiry_for(issued: datetime) -> datetime:
     """First of next IST midnight and issue + 12 hours (spec 2.2)."""
     issued_ist = issued.astimezone(IST)
-    midnight = (issued_ist + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return min(midnight, issued_ist + timedelta(hours=12))
+    return min(next_ist_midnight(issued_ist), issued_ist + timedelta(hours=12))
 
 
 def new_session(
@@ -81,7 +80,7 @@ def new_session(
     now: datetime | None = None,
     credentials: tuple[str | None, ...] = (),
 ) -> SavedSession:
-    issued = (now or datetime.now(IST)).astimezone(IST)
+    issued = (now or now_ist()).astimezone(IST)
     return SavedSession(
         access_token=access_token,
         feed_token=feed_token,

@@ -43,6 +43,12 @@ def text(value: Any) -> str:
 
 def as_float(value: Any, default: float = 0.0) -> float:
     """A field as a finite float, or ``default`` when missing or unreadable."""
+    kind = type(value)
+    # JSON numbers first: a multi-quote converts thousands of them.
+    if kind is float:
+        return value if math.isfinite(value) else default
+    if kind is int:
+        return float(value)
     if isinstance(value, bool) or value in _MISSING:
         return default
     try:
@@ -54,6 +60,8 @@ def as_float(value: Any, default: float = 0.0) -> float:
 
 def as_int(value: Any, default: int = 0) -> int:
     """A quantity field as an int (``"900"``, ``900.0`` -> 900)."""
+    if type(value) is int:
+        return value
     number = as_float(value, math.nan)
     return int(number) if math.isfinite(number) else default
 

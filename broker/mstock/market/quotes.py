@@ -27,7 +27,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from math import isfinite
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AuthError, BadResponse, ConfigError, InputRejected, MStockError, MStockRejected
@@ -331,25 +330,7 @@ _ASK_QTY = ("ask_qty", "bestAskQty")
 _NO_LEVEL: Mapping[str, Any] = {}
 # Every field only FULL mode carries: an OHLC row has none of them, and its six are zeros.
 _FULL_ONLY = frozenset({"depth", *_VOLUME, *_BID, *_ASK, *_OI, *_BID_QTY, *_ASK_QTY})
-
-
-def _float(value: Any) -> float:
-    # book_values.as_float, with its common cases first: a multi-quote converts ~2000 values.
-    kind = type(value)
-    if kind is float:
-        return value if isfinite(value) else 0.0
-    if kind is int:
-        return float(value)
-    return 0.0 if value is None else as_float(value)
-
-
-def _int(value: Any) -> int:
-    kind = type(value)
-    if kind is int:
-        return value
-    if kind is float:
-        return int(value) if isfinite(value) else 0
-    return 0 if value is None else as_int(value)
+_OHLC_ZEROS: Mapping[str, float | int] = {"volume": 0, "bid": 0.0, "ask": 0.0, "oi": 0, "bid_qty": 0, "ask_qty": 0}
 
 
 def quote_from_row(row: Mapping[str, Any]) -> dict[str, float | int]:
@@ -358,31 +339,28 @@ def quote_from_row(row: Mapping[str, Any]) -> dict[str, float | int]:
     ``close`` is the previous session's close (spec 8.1), hence ``prev_close``. Fields the
     row does not carry (all of volume/bid/ask/oi in OHLC mode) are 0.
     """
+    quote: dict[str, float | int] = {
+        "ltp": as_float(first_present(row, *_LTP)),
+        "open": as_float(row.get("open")),
+        "high": as_float(row.get("high")),
+        "low": as_float(row.get("low")),
+        "prev_close": as_float(first_present(row, *_CLOSE)),
+    }
     if _FULL_ONLY.isdisjoint(row.keys()):
-        return {
-            "ltp": _float(first_present(row, *_LTP)),
-            "open": _float(row.get("open")),
-            "high": _float(row.get("high")),
-            "low": _float(row.get("low")),
-            "prev_close": _float(first_present(row, *_CLOSE)),
-            "volume": 0, "bid": 0.0, "ask": 0.0, "oi": 0, "bid_qty": 0, "ask_qty": 0,
-        }
+        quote.update(_OHLC_ZEROS)
+        return quote
     bids, asks = _depth_side(row, "buy"), _depth_side(row, "sell")
     best_bid = bids[0] if bids else _NO_LEVEL
     best_ask = asks[0] if asks else _NO_LEVEL
-    return {
-        "ltp": _float(first_present(row, *_LTP)),
-        "open": _float(row.get("open")),
-        "high": _float(row.get("high")),
-        "low": _float(row.get("low")),
-        "prev_close": _float(first_present(row, *_CLOSE)),
-        "volume": _int(first_present(row, *_VOLUME)),
-        "bid": _float(first_present(row, *_BID) or best_bid.get("price")),
-        "ask": _float(first_present(row, *_ASK) or best_ask.get("price")),
-        "oi": _int(first_present(row, *_OI)),
-        "bid_qty": _int(first_present(row, *_BID_QTY) or best_bid.get("quantity")),
-        "ask_qty": _int(first_present(row, *_ASK_QTY) or best_ask.get("quantity")),
-    }
+    quote.update(
+        volume=as_int(first_present(row, *_VOLUME)),
+        bid=as_float(first_present(row, *_BID) or best_bid.get("price")),
+        ask=as_float(first_present(row, *_ASK) or best_ask.get("price")),
+        oi=as_int(first_present(row, *_OI)),
+        bid_qty=as_int(first_present(row, *_BID_QTY) or best_bid.get("quantity")),
+        ask_qty=as_int(first_present(row, *_ASK_QTY) or best_ask.get("quantity")),
+    )
+    return quote
 
 
 # ------------------------------------------------------------------ OpenAlgo-shaped results

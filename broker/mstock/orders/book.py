@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -36,8 +37,15 @@ class BookOrder:
     ordertag: str | None
     reason: str
     row: Mapping[str, Any] = field(repr=False, compare=False)
-    # Last change as the book reports it (IST); None when missing or unreadable.
-    updated: datetime | None = None
+
+    @cached_property
+    def updated(self) -> datetime | None:
+        """Last change as the book reports it (IST); ``None`` when missing or unreadable.
+
+        Parsed on first use: only reconciliation reads it, while every modify, cancel and
+        cancel-all parses the whole book.
+        """
+        return book_time(lower_keys(self.row).get("updatetime"))
 
     def describe(self) -> str:
         parts = [f"status {self.status}", f"{self.pricetype} {self.action} {self.quantity}"]
@@ -75,7 +83,6 @@ def parse_book_order(row: Mapping[str, Any]) -> BookOrder:
         ordertag=tag,
         reason=rejection_reason(fields.get("text")) if status == "rejected" else "",
         row=row,
-        updated=book_time(fields.get("updatetime")),
     )
 
 

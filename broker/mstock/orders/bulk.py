@@ -32,7 +32,7 @@ from ..mapping.book_values import as_int, lower_keys, text
 from ..mapping.codes import CANCELLABLE_STATUSES, DERIVATIVE_EXCHANGES, openalgo_product
 from ..mapping.order_data import resolve_row
 from ..transport.client import MStockClient
-from ..transport.ratelimit import RateLimiter
+from ..transport.ratelimit import LazyLimiter, RateLimiter
 from ..transport.routes import Category
 from .book import BookOrder, fetch_orders
 from .placement import cancel_known, place
@@ -50,25 +50,19 @@ MAX_WORKERS = 10
 BULK_PACE: tuple[int, float] = (25, 1.2)  # requests per window, window seconds
 NO_POSITIONS = {"message": "No Open Positions Found"}
 
-_pace_lock = threading.Lock()
-_pace: RateLimiter | None = None
+_pace = LazyLimiter(lambda: RateLimiter({Category.ORDER: (BULK_PACE,)}))
 # One close-all at a time: a second click must read the positions after the first one's
 # exits, never the same open positions (it would send every exit twice, reversing them).
 _close_all_lock = threading.Lock()
 
 
 def _bulk_pace() -> RateLimiter:
-    global _pace
-    with _pace_lock:
-        if _pace is None:
-            _pace = RateLimiter({Category.ORDER: (BULK_PACE,)})
-        return _pace
+    return _pace()
 
 
 def reset_for_tests() -> None:
-    global _pace
-    with _pace_lock:
-        _pace = None
+    _pace.replace(None)
+
 
 T = TypeVar("T")
 R = TypeVar("R")

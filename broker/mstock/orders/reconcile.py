@@ -20,7 +20,6 @@ If the book settles it, the caller gets the real answer; otherwise
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -31,7 +30,7 @@ from ..host import get_logger
 from ..mapping.codes import CANCELLED, FINAL_STATUSES, REJECTED
 from ..mapping.transform_data import PreparedModify, PreparedOrder
 from ..transport.client import MStockClient
-from ..transport.ratelimit import RateLimiter
+from ..transport.ratelimit import LazyLimiter, RateLimiter
 from ..transport.routes import Category
 from .book import BookOrder, book_carries_tags, details_tag, fetch_orders, find_by_tag, find_order
 
@@ -47,22 +46,15 @@ CLOCK_SKEW = timedelta(seconds=120)
 DETAIL_LOOKUPS_PER_SECOND = 10
 _sleep: Callable[[float], None] = time.sleep
 
-_pace_lock = threading.Lock()
-_pace: RateLimiter | None = None
+_pace = LazyLimiter(lambda: RateLimiter({Category.OTHER: ((DETAIL_LOOKUPS_PER_SECOND, 1.0),)}, margins={}))
 
 
 def _detail_pace() -> RateLimiter:
-    global _pace
-    with _pace_lock:
-        if _pace is None:
-            _pace = RateLimiter({Category.OTHER: ((DETAIL_LOOKUPS_PER_SECOND, 1.0),)}, margins={})
-        return _pace
+    return _pace()
 
 
 def reset_for_tests() -> None:
-    global _pace
-    with _pace_lock:
-        _pace = None
+    _pace.replace(None)
 
 
 def _books(client: MStockClient, errors: list[MStockError]) -> Iterator[list[BookOrder]]:

@@ -26,9 +26,9 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from ..clock import IST, now_ist
+from ..clock import next_ist_midnight, now_ist
 from ..errors import AuthError, MStockError
 from ..host import get_logger
 
@@ -67,11 +67,6 @@ def idle_timeout(header: str | None) -> float | None:
         return None
     value = float(match.group(1))
     return value if value > 0 else None
-
-
-def next_ist_midnight(moment: datetime) -> datetime:
-    day = moment.astimezone(IST).date() + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, tzinfo=IST)
 
 
 class KeepWarm:

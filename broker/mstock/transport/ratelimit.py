@@ -187,21 +187,37 @@ class Unlimited(RateLimiter):
         return Slot(None, category, 0.0, 0.0, 0.0)
 
 
-_default_lock = threading.Lock()
-_default: RateLimiter | None = None
+class LazyLimiter:
+    """A limiter shared by every thread and built on first use (nothing at import time).
+
+    Calling it returns the limiter; :meth:`replace` installs another one (tests,
+    benchmarks), and ``None`` has a fresh one built on the next call.
+    """
+
+    def __init__(self, build: Callable[[], RateLimiter]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._limiter: RateLimiter | None = None
+
+    def __call__(self) -> RateLimiter:
+        with self._lock:
+            if self._limiter is None:
+                self._limiter = self._build()
+            return self._limiter
+
+    def replace(self, limiter: RateLimiter | None) -> None:
+        with self._lock:
+            self._limiter = limiter
+
+
+_default = LazyLimiter(RateLimiter)
 
 
 def default_limiter() -> RateLimiter:
     """The process-wide limiter used by every client unless one is injected."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = RateLimiter()
-        return _default
+    return _default()
 
 
 def set_default_limiter(limiter: RateLimiter | None) -> None:
     """Replace the process-wide limiter (tests, benchmarks). ``None`` restores the default."""
-    global _default
-    with _default_lock:
-        _default = limiter
+    _default.replace(limiter)
