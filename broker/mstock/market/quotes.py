@@ -137,7 +137,7 @@ class _QuoteCapabilities:
     def lower_cap(self, cap: int) -> None:
         with self._lock:
             if cap < self.token_cap:
-                log.warning("mStock allows at most %d tokens per quote call; using that from now on", cap)
+                log.warning("mStock allows at most %d instruments per quote call; using that from now on", cap)
                 self.token_cap = cap
 
 

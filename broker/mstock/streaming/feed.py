@@ -483,7 +483,7 @@ class FeedClient:
             action, mode, group_by_exchange(keys), max_tokens=self.options.max_tokens_per_request
         ):
             ws.send(text)
-        log.debug("mStock feed: %s %d tokens in mode %d", "subscribed" if action else "unsubscribed", len(keys), mode)
+        log.debug("mStock feed: %s %d instruments in mode %d", "subscribed" if action else "unsubscribed", len(keys), mode)
 
     # ------------------------------------------------------------------ state
 
