@@ -141,6 +141,19 @@ def test_truncated_frame_raises_from_parse():
     assert caught.value.truncated is True
 
 
+@pytest.mark.parametrize("frame", [b"", b"\x01"], ids=["empty", "one-byte"])
+def test_a_frame_too_short_for_a_count_raises_malformed_from_parse(frame):
+    with pytest.raises(MalformedFrame):
+        FeedParser().parse(frame)
+
+
+@pytest.mark.parametrize("frame", [b"", b"\x01"], ids=["empty", "one-byte"])
+def test_a_frame_too_short_for_a_count_is_a_heartbeat_in_feed(frame):
+    parser = FeedParser()
+    assert parser.feed(frame) == []
+    assert (parser.stats.heartbeats, parser.stats.malformed) == (1, 0)
+
+
 @pytest.mark.parametrize(
     "frame",
     [
